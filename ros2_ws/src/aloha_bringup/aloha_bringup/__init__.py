@@ -1,0 +1,1 @@
+"""ALOHA bringup: robot description YAML and helpers to find it."""

@@ -1,0 +1,18 @@
+from setuptools import setup
+
+package_name = "diffog_policy"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=[package_name],
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
+        (f"share/{package_name}", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    description="ROS 2 nodes of the DiffOG stack over the ROS-free diffog core",
+    license="MIT",
+    entry_points={"console_scripts": []},
+)
