@@ -1,0 +1,55 @@
+"""Last gate before a command reaches the arms: non-finite values, joint limits and the largest step per tick."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffog.config import load_robot_description
+
+
+@dataclass(frozen=True)
+class JointLimits:
+    """Per action dimension (ALOHA order): position bounds and velocity limit (rad, rad/s; gripper normalized)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    velocity: np.ndarray
+
+    @classmethod
+    def from_description(cls, description: dict | None = None) -> "JointLimits":
+        d = description or load_robot_description()
+        joints = [*d["arm_joints"], d["gripper_joint"]]
+        lim = [d["joint_limits"][j] for _arm in d["arms"] for j in joints]
+        return cls(*(np.array([x[k] for x in lim], dtype=np.float64) for k in ("lower", "upper", "velocity")))
+
+
+class UnsafeCommand(ValueError):
+    """The command must not be sent; the robot holds its last command instead."""
+
+
+class SafetyFilter:
+    """Checks each command before it is sent: finite, clamped into the joint limits, and no joint moving more than
+    `step_scale` x its velocity limit x the command period away from the last command sent."""
+
+    def __init__(self, limits: JointLimits, command_dt: float, step_scale: float = 1.0):
+        if command_dt <= 0 or step_scale <= 0:
+            raise ValueError(f"command_dt and step_scale must be positive, got {command_dt}, {step_scale}")
+        self.limits = limits
+        self.max_step = limits.velocity * command_dt * step_scale
+
+    def check(self, command: np.ndarray, last_sent: np.ndarray | None) -> np.ndarray:
+        """The command to send (clamped copy), or UnsafeCommand with the reason."""
+        command = np.asarray(command, dtype=np.float64)
+        if command.shape != self.limits.lower.shape:
+            raise UnsafeCommand(f"command has shape {command.shape}, expected {self.limits.lower.shape}")
+        if not np.all(np.isfinite(command)):
+            raise UnsafeCommand(f"non-finite command in dims {np.flatnonzero(~np.isfinite(command)).tolist()}")
+        clamped = np.clip(command, self.limits.lower, self.limits.upper)
+        if last_sent is not None:
+            step = np.abs(clamped - last_sent)
+            over = np.flatnonzero(step > self.max_step + 1e-9)
+            if over.size:
+                j = int(over[np.argmax(step[over] / self.max_step[over])])
+                raise UnsafeCommand(f"step of {step[j]:.4f} in dim {j} exceeds the limit {self.max_step[j]:.4f}")
+        return clamped
