@@ -42,6 +42,12 @@ class ObservationMatcher:
             return
         q.append((stamp, value))
 
+    def newest_age(self, now: float) -> float:
+        """Age of the stream that lags most (inf before every stream has data): above timeout_s means hold."""
+        if any(not q for q in self._streams.values()):
+            return float("inf")
+        return now - min(q[-1][0] for q in self._streams.values())
+
     def latest(self, now: float) -> Observation:
         """The newest matched observation, or NoObservation saying why there is none."""
         missing = [k for k, q in self._streams.items() if not q]

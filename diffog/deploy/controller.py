@@ -1,0 +1,119 @@
+"""The policy's control logic without ROS: observation -> chunk (base policy, then refiner anchored to the last
+executed command) -> commands at the robot's rate through the safety filter. Every failure path holds."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diffog.deploy.latency import LatencyBreakdown
+from diffog.deploy.observation import NoObservation, Observation, ObservationMatcher
+from diffog.deploy.safety import SafetyFilter, UnsafeCommand
+from diffog.deploy.streamer import ChunkStreamer
+
+# (observation) -> raw chunk (T, D) in robot units
+InferFn = Callable[[Observation], np.ndarray]
+# (raw chunk (T, D), past action (D)) -> (refined chunk (T, D), stats), robot units
+RefineFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, dict]]
+
+
+@dataclass
+class PlanResult:
+    """What one policy tick did: a new chunk, or why the robot holds (`hold_reason`)."""
+
+    stamp: float
+    latency: LatencyBreakdown = field(default_factory=LatencyBreakdown)
+    raw: np.ndarray | None = None
+    refined: np.ndarray | None = None
+    past_action: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+    hold_reason: str = ""
+
+
+class PolicyController:
+    """`plan(now)` runs on the planning thread at the policy rate, `command(now)` on the executor at the command
+    rate, and `add_observation` from the subscriptions; a lock guards only the streamer hand-over, so inference
+    never blocks the other two."""
+
+    def __init__(self, infer: InferFn, refine: RefineFn, matcher: ObservationMatcher, safety: SafetyFilter,
+                 chunk_dt: float, n_action_steps: int):
+        if n_action_steps < 1 or chunk_dt <= 0:
+            raise ValueError(f"need n_action_steps >= 1 and chunk_dt > 0, got {n_action_steps}, {chunk_dt}")
+        self.infer, self.refine = infer, refine
+        self.matcher, self.safety = matcher, safety
+        self.chunk_dt, self.n_action_steps = chunk_dt, n_action_steps
+        self.streamer = ChunkStreamer()
+        self.last_sent: np.ndarray | None = None
+        self.estopped = False
+        self._lock = threading.Lock()
+        self._obs_lock = threading.Lock()
+
+    def add_observation(self, stream: str, stamp: float, value: np.ndarray) -> None:
+        with self._obs_lock:
+            self.matcher.add(stream, stamp, value)
+
+    def plan(self, now: float, clock: Callable[[], float] | None = None) -> PlanResult:
+        """One policy tick at time `now`; `clock` gives the time the chunk starts (after inference)."""
+        if self.estopped:
+            return PlanResult(stamp=now, hold_reason="e-stop engaged")
+        try:
+            with self._obs_lock:
+                obs = self.matcher.latest(now)
+        except NoObservation as e:
+            self.hold()
+            return PlanResult(stamp=now, hold_reason=str(e))
+        with self._lock:
+            past = self.streamer.last if self.streamer.last is not None else obs.qpos
+        result = PlanResult(stamp=obs.stamp, past_action=past.copy())
+        result.latency.observation_age_s = now - obs.stamp
+        with result.latency.timing("inference_s"):
+            result.raw = np.asarray(self.infer(obs), dtype=np.float64)
+        with result.latency.timing("refinement_s"):
+            refined, result.stats = self.refine(result.raw, past)
+        result.refined = np.asarray(refined, dtype=np.float64)
+        for name, chunk in (("raw", result.raw), ("refined", result.refined)):
+            if chunk.ndim != 2 or chunk.shape[1] != len(past) or not np.all(np.isfinite(chunk)):
+                self.hold()
+                result.hold_reason = f"{name} chunk of shape {chunk.shape} is not a finite (T, {len(past)}) array"
+                return result
+        with self._lock:
+            if self.estopped:
+                result.hold_reason = "e-stop engaged"
+                return result
+            start = self.streamer.last if self.streamer.last is not None else past
+            self.streamer.load(result.refined[: self.n_action_steps], self.chunk_dt,
+                               (clock or (lambda: now))(), start)
+        return result
+
+    def command(self, now: float) -> np.ndarray | None:
+        """The command to send at `now`, or None to hold (nothing to do, stale inputs, or an unsafe command)."""
+        with self._lock:
+            if self.estopped or not self.streamer.active:
+                return None
+            with self._obs_lock:
+                age = self.matcher.newest_age(now)
+            if age > self.matcher.timeout_s:
+                self.streamer.hold(at=self.last_sent)
+                raise UnsafeCommand(f"inputs are {age:.3f} s old (timeout {self.matcher.timeout_s} s): holding")
+            cmd = self.streamer.sample(now)
+            if cmd is None:
+                return None
+            try:
+                cmd = self.safety.check(cmd, self.last_sent)
+            except UnsafeCommand:
+                self.streamer.hold(at=self.last_sent)
+                raise
+            self.last_sent = cmd
+            return cmd
+
+    def hold(self) -> None:
+        """Stop streaming; the last command sent stays the arms' goal."""
+        with self._lock:
+            self.streamer.hold(at=self.last_sent)
+
+    def set_estop(self, engaged: bool) -> None:
+        with self._lock:
+            self.estopped = engaged
+            self.streamer.hold(at=self.last_sent)

@@ -1,0 +1,43 @@
+"""Calls a function at a fixed rate on its own thread, so slow work (inference) never blocks the ROS executor."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class RateLoop:
+    """Runs `fn()` every 1/rate_hz s (monotonic clock). A tick that overruns its period delays the next one
+    rather than queueing catch-up ticks; `tick_times` keeps every start time for the achieved rate."""
+
+    def __init__(self, rate_hz: float, fn: Callable[[], object], on_error: Callable[[BaseException], None]):
+        if rate_hz <= 0:
+            raise ValueError(f"rate_hz must be positive, got {rate_hz}")
+        self.period = 1.0 / rate_hz
+        self._fn, self._on_error = fn, on_error
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="policy-rate-loop", daemon=True)
+        self.tick_times: list[float] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def achieved_rate_hz(self) -> float:
+        t = self.tick_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            self.tick_times.append(time.monotonic())
+            try:
+                self._fn()
+            except Exception as e:  # noqa: BLE001 - a failing tick is reported and the loop keeps the robot held
+                self._on_error(e)
+            next_tick = max(next_tick + self.period, time.monotonic())
+            self._stop.wait(max(0.0, next_tick - time.monotonic()))

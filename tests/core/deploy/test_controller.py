@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+
+from diffog.deploy.controller import PolicyController
+from diffog.deploy.observation import ObservationMatcher
+from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
+
+SLICES = {"follower_left": slice(0, 7), "follower_right": slice(7, 14)}
+HOME = np.array([0.0, -0.96, 1.16, 0.0, -0.3, 0.0, 0.5] * 2)
+
+
+def ramp_policy(obs):
+    """Moves every arm joint 0.02 rad per action from the observed position (within limits)."""
+    return obs.qpos[None] + 0.02 * np.arange(1, 9)[:, None] * (np.arange(14) % 7 != 6)
+
+
+def identity_refiner(raw, past):
+    return raw, {"refiner": "none"}
+
+
+def make(infer=ramp_policy, refine=identity_refiner, timeout=0.5):
+    matcher = ObservationMatcher(SLICES, ["cam_high"], tolerance_s=0.03, timeout_s=timeout)
+    safety = SafetyFilter(JointLimits.from_description(), command_dt=0.02)
+    return PolicyController(infer, refine, matcher, safety, chunk_dt=0.1, n_action_steps=4)
+
+
+def observe(c, t, qpos=HOME):
+    c.add_observation("follower_left", t, qpos[:7])
+    c.add_observation("follower_right", t, qpos[7:])
+    c.add_observation("cam_high", t, np.zeros((4, 4, 3), np.uint8))
+
+
+def run_commands(c, t0, t1, observe_until=None):
+    out = []
+    for t in np.arange(t0, t1, 0.02):
+        if observe_until is None or t <= observe_until:
+            observe(c, t)
+        out.append(c.command(t))
+    return out
+
+
+def test_chunk_is_streamed_from_the_observed_position_within_limits():
+    c = make()
+    observe(c, 0.0)
+    r = c.plan(0.0)
+    assert r.hold_reason == "" and r.raw.shape == (8, 14)
+    np.testing.assert_allclose(r.past_action, HOME)  # nothing sent yet: anchored to the measured position
+    cmds = [x for x in run_commands(c, 0.0, 0.45) if x is not None]
+    assert len(cmds) == 21  # 4 actions x 0.1 s at 50 Hz, plus the start
+    np.testing.assert_allclose(cmds[0], HOME)
+    np.testing.assert_allclose(cmds[-1], r.refined[3])
+    limits = JointLimits.from_description()
+    assert all(np.all((x >= limits.lower) & (x <= limits.upper)) for x in cmds)
+    # the next chunk is anchored to the last executed command
+    observe(c, 0.5)
+    np.testing.assert_allclose(c.plan(0.5).past_action, cmds[-1])
+
+
+def test_nan_in_the_chunk_holds():
+    c = make(infer=lambda obs: np.full((8, 14), np.nan))
+    observe(c, 0.0)
+    r = c.plan(0.0)
+    assert "raw chunk" in r.hold_reason and not c.streamer.active
+    assert c.command(0.02) is None
+
+
+def test_nan_observation_holds_the_running_chunk():
+    c = make()
+    observe(c, 0.0)
+    c.plan(0.0)
+    sent = [x for x in run_commands(c, 0.0, 0.1) if x is not None]
+    observe(c, 0.12, qpos=np.full(14, np.nan))
+    r = c.plan(0.12)
+    assert "non-finite" in r.hold_reason
+    assert c.command(0.14) is None
+    np.testing.assert_allclose(c.last_sent, sent[-1])
+
+
+def test_stale_inputs_hold_mid_chunk():
+    c = make(timeout=0.1)
+    observe(c, 0.0)
+    c.plan(0.0)
+    with pytest.raises(UnsafeCommand, match="old"):
+        run_commands(c, 0.0, 0.4, observe_until=0.1)
+    assert not c.streamer.active and c.command(0.4) is None
+
+
+def test_refiner_output_that_jumps_is_refused_by_the_step_check():
+    c = make(refine=lambda raw, past: (raw + 1.0, {}))
+    observe(c, 0.0)
+    c.plan(0.0)
+    assert c.command(0.0) is not None  # the start point is the measured position
+    with pytest.raises(UnsafeCommand, match="exceeds"):
+        c.command(0.02)
+    assert c.command(0.04) is None
+
+
+def test_estop_stops_commands_and_planning_until_released():
+    c = make()
+    observe(c, 0.0)
+    c.plan(0.0)
+    c.set_estop(True)
+    assert c.command(0.02) is None
+    assert c.plan(0.02).hold_reason == "e-stop engaged"
+    c.set_estop(False)
+    observe(c, 0.04)
+    assert c.plan(0.04).hold_reason == "" and c.command(0.06) is not None
