@@ -1,0 +1,63 @@
+"""The ALOHA follower's ROS interface as plain data: topic names from aloha.yaml, qpos from an Interbotix
+joint_states message, arm/gripper commands from a 14-dim action, images from sensor_msgs/Image fields."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffog.config import load_robot_description
+
+
+@dataclass(frozen=True)
+class AlohaTopics:
+    description: dict
+
+    @classmethod
+    def load(cls, description: dict | None = None) -> "AlohaTopics":
+        return cls(description or load_robot_description())
+
+    @property
+    def followers(self) -> list[str]:
+        return list(self.description["ros_interface"]["followers"])
+
+    @property
+    def arm_joints(self) -> list[str]:
+        return list(self.description["arm_joints"])
+
+    def topic(self, key: str, **fmt: str) -> str:
+        return self.description["ros_interface"][key].format(**fmt)
+
+    def qpos_slices(self) -> dict[str, slice]:
+        """Each follower's 7 entries of qpos (6 arm joints, normalized gripper), in ALOHA order."""
+        n = len(self.arm_joints) + 1
+        return {f: slice(i * n, (i + 1) * n) for i, f in enumerate(self.followers)}
+
+    def arm_qpos(self, names: list[str], positions: list[float]) -> np.ndarray:
+        """6 arm joints plus the gripper normalized from the left finger's position (m), as ALOHA's recorder does
+        (xs_sdk publishes the fingers as prismatic joints `left_finger` / `right_finger`)."""
+        index = {n: i for i, n in enumerate(names)}
+        missing = [j for j in [*self.arm_joints, "left_finger"] if j not in index]
+        if missing:
+            raise KeyError(f"joint_states lacks joints {missing}; it has {names}")
+        g = self.description["gripper"]["follower"]
+        finger = positions[index["left_finger"]]
+        gripper = (finger - g["position_close"]) / (g["position_open"] - g["position_close"])
+        return np.array([*(positions[index[j]] for j in self.arm_joints), gripper], dtype=np.float64)
+
+    def arm_command(self, action: np.ndarray) -> tuple[list[float], float]:
+        """(6 arm joint goals, gripper joint goal in rad) for one follower from its 7 action entries."""
+        g = self.description["gripper"]["follower"]
+        gripper = g["joint_close"] + float(action[6]) * (g["joint_open"] - g["joint_close"])
+        return [float(x) for x in action[:6]], gripper
+
+
+def image_from_msg_fields(encoding: str, height: int, width: int, step: int, data: bytes) -> np.ndarray:
+    """An HxWx3 RGB uint8 array from sensor_msgs/Image fields (rgb8 or bgr8; what ALOHA's cameras publish)."""
+    if encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"unsupported image encoding {encoding!r}; expected rgb8 or bgr8")
+    if step < 3 * width or len(data) < step * height:
+        raise ValueError(f"image buffer of {len(data)} bytes (step {step}) is too small for {height}x{width}x3")
+    rows = np.frombuffer(data, dtype=np.uint8, count=step * height).reshape(height, step)
+    img = rows[:, : 3 * width].reshape(height, width, 3)
+    return np.ascontiguousarray(img[..., ::-1] if encoding == "bgr8" else img)
