@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffog.config import load_robot_description
+from diffog.hardware.gripper import GripperConstants
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,10 @@ class AlohaTopics:
     @classmethod
     def load(cls, description: dict | None = None) -> "AlohaTopics":
         return cls(description or load_robot_description())
+
+    @property
+    def gripper(self) -> GripperConstants:
+        return GripperConstants(**self.description["gripper"]["follower"])
 
     @property
     def followers(self) -> list[str]:
@@ -40,16 +45,12 @@ class AlohaTopics:
         missing = [j for j in [*self.arm_joints, "left_finger"] if j not in index]
         if missing:
             raise KeyError(f"joint_states lacks joints {missing}; it has {names}")
-        g = self.description["gripper"]["follower"]
-        finger = positions[index["left_finger"]]
-        gripper = (finger - g["position_close"]) / (g["position_open"] - g["position_close"])
+        gripper = self.gripper.position_to_normalized(positions[index["left_finger"]])
         return np.array([*(positions[index[j]] for j in self.arm_joints), gripper], dtype=np.float64)
 
     def arm_command(self, action: np.ndarray) -> tuple[list[float], float]:
         """(6 arm joint goals, gripper joint goal in rad) for one follower from its 7 action entries."""
-        g = self.description["gripper"]["follower"]
-        gripper = g["joint_close"] + float(action[6]) * (g["joint_open"] - g["joint_close"])
-        return [float(x) for x in action[:6]], gripper
+        return [float(x) for x in action[:6]], float(self.gripper.normalized_to_joint(float(action[6])))
 
 
 def image_from_msg_fields(encoding: str, height: int, width: int, step: int, data: bytes) -> np.ndarray:
