@@ -102,9 +102,10 @@ class Bimanual:
     def read(self) -> dict[str, ArmState]:
         return {side: arm.read() for side, arm in self.arms.items()}
 
-    def observe(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """qpos, qvel, effort (14 each, gripper normalized 0 closed .. 1 open) and the oldest read stamp."""
-        states = self.read()
+    def observe(self, states: Mapping[str, ArmState] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """qpos, qvel, effort (14 each, gripper normalized 0 closed .. 1 open) and the oldest read stamp, from a
+        fresh read or from `states` already read."""
+        states = states or self.read()
         return (*to_aloha(states, self.gripper), min(s.stamp for s in states.values()))
 
     def command(self, action: Sequence[float]) -> None:
