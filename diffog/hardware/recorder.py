@@ -1,0 +1,187 @@
+"""The episode recorder's logic, independent of ROS: keep the newest sample of every stream, take one frame per
+tick (50 Hz), and write frames to an EpisodeWriter on a background thread so disk or JPEG time never delays a
+tick. A tick whose streams are missing, stale or non-finite is dropped and counted, not filled in.
+
+Streams per follower arm: its joint state (qpos / qvel / effort, 7 each, gripper normalized), its arm command (6)
+and its gripper command (normalized): the command is ALOHA's action. Plus one image stream per camera.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from diffog.data.aloha_hdf5 import EpisodeWriter
+
+QUEUE_FRAMES = 500  # 10 s of frames waiting for the disk before ticks are dropped
+
+
+@dataclasses.dataclass
+class EpisodeSummary:
+    path: pathlib.Path | None   # None when discarded
+    frames: int
+    dropped: int
+    achieved_rate_hz: float
+    drop_reasons: dict[str, int]
+
+
+@dataclasses.dataclass
+class _Sample:
+    stamp: float
+    value: object
+
+
+class EpisodeRecorder:
+    """`arms`: follower names in ALOHA order (e.g. follower_left, follower_right); `cameras`: image streams."""
+
+    def __init__(self, directory: str | pathlib.Path, arms: Sequence[str], cameras: Sequence[str] = (), *,
+                 rate_hz: float = 50.0, max_age_s: float = 0.1, compress: bool = False,
+                 metadata: Mapping | None = None):
+        self.directory = pathlib.Path(directory)
+        self.arms, self.cameras = list(arms), list(cameras)
+        self.rate_hz, self.max_age_s, self.compress = rate_hz, max_age_s, compress
+        self.metadata = dict(metadata or {})
+        self._latest: dict[str, _Sample] = {}
+        self._lock = threading.Lock()
+        self._writer: EpisodeWriter | None = None
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._frame_stamps: list[float] = []  # tick times of the frames written
+        self._dropped: dict[str, int] = {}
+
+    # --- inputs (from any thread) ------------------------------------------------------------------------
+    def joint_state(self, arm: str, stamp: float, qpos: Sequence[float], qvel: Sequence[float],
+                    effort: Sequence[float]) -> None:
+        self._put(f"joint_states_{arm}", stamp, np.array([qpos, qvel, effort], dtype=np.float64).reshape(3, 7))
+
+    def arm_command(self, arm: str, stamp: float, positions: Sequence[float]) -> None:
+        self._put(f"arm_command_{arm}", stamp, np.asarray(positions, dtype=np.float64).reshape(6))
+
+    def gripper_command(self, arm: str, stamp: float, normalized: float) -> None:
+        self._put(f"gripper_command_{arm}", stamp, float(normalized))
+
+    def image(self, camera: str, stamp: float, image: np.ndarray) -> None:
+        self._put(camera, stamp, image)
+
+    def _put(self, stream: str, stamp: float, value) -> None:
+        if stream not in self.streams:
+            raise KeyError(f"unknown stream {stream!r}; the recorder takes {self.streams}")
+        with self._lock:
+            self._latest[stream] = _Sample(stamp, value)
+
+    @property
+    def streams(self) -> list[str]:
+        return [f"{kind}_{arm}" for arm in self.arms for kind in ("joint_states", "arm_command", "gripper_command")] \
+            + self.cameras
+
+    # --- episode -----------------------------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self._writer is not None
+
+    def start(self, **metadata) -> pathlib.Path:
+        """Open the next episode (never an existing file); returns where it will be published."""
+        if self.recording:
+            raise RuntimeError(f"already recording {self._writer.path}")
+        self._writer = EpisodeWriter(self.directory, self.cameras, compress=self.compress,
+                                     state_dim=7 * len(self.arms),
+                                     metadata={**self.metadata, **metadata, "arms": self.arms})
+        self._queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._error = None
+        self._frame_stamps, self._dropped = [], {}
+        self._thread = threading.Thread(target=self._drain, name="episode-writer", daemon=True)
+        self._thread.start()
+        return self._writer.path
+
+    def tick(self, now: float) -> bool:
+        """Take one frame at time `now` (s, the streams' clock); False when it was dropped (see drop_reasons)."""
+        if not self.recording:
+            return False
+        with self._lock:
+            latest = dict(self._latest)
+        reason = self._problem(latest, now)
+        if reason is None:
+            try:
+                self._queue.put_nowait((now, latest))
+            except queue.Full:
+                reason = "writer behind"
+        if reason is not None:
+            self._drop(reason)
+            return False
+        return True
+
+    def _drop(self, reason: str) -> None:
+        with self._lock:
+            self._dropped[reason] = self._dropped.get(reason, 0) + 1
+
+    def _problem(self, latest: Mapping[str, _Sample], now: float) -> str | None:
+        for stream in self.streams:
+            sample = latest.get(stream)
+            if sample is None:
+                return f"no {stream}"
+            if now - sample.stamp > self.max_age_s:
+                return f"stale {stream}"
+            if stream not in self.cameras and not np.all(np.isfinite(sample.value)):
+                return f"non-finite {stream}"
+        return None
+
+    def _frame(self, now: float, latest: Mapping[str, _Sample]):
+        joints = [latest[f"joint_states_{a}"].value for a in self.arms]
+        action = [np.append(latest[f"arm_command_{a}"].value, latest[f"gripper_command_{a}"].value) for a in self.arms]
+        qpos, qvel, effort = (np.concatenate([j[k] for j in joints]) for k in range(3))
+        stamps = {"frame": now, **{s: latest[s].stamp for s in self.streams}}
+        return qpos, qvel, effort, np.concatenate(action), {c: latest[c].value for c in self.cameras}, stamps
+
+    def _drain(self) -> None:
+        q, writer = self._queue, self._writer
+        while (item := q.get()) is not None:
+            if self._error is not None:
+                continue
+            try:
+                writer.add(*self._frame(*item))
+            except ValueError as e:  # a bad sample (e.g. an image of another size): this frame only
+                self._drop(f"rejected: {e}")
+                continue
+            except Exception as e:  # noqa: BLE001 - disk errors end the episode; stop() reports them
+                self._error = e
+                continue
+            self._frame_stamps.append(item[0])
+
+    def _finish(self) -> EpisodeWriter:
+        writer = self._writer
+        self._queue.put(None)
+        self._thread.join()
+        self._writer = None
+        return writer
+
+    def stop(self) -> EpisodeSummary:
+        """Write the remaining frames and publish the episode."""
+        if not self.recording:
+            raise RuntimeError("not recording")
+        writer = self._finish()
+        summary = self._summary(writer.path)
+        if self._error is not None or writer.frame_count == 0:
+            writer.discard()
+            why = self._error or f"no frame was recorded (dropped: {summary.drop_reasons})"
+            raise RuntimeError(f"episode not saved: {why}")
+        summary.path = writer.close(achieved_rate_hz=summary.achieved_rate_hz, target_rate_hz=self.rate_hz,
+                                    dropped_frames=summary.dropped, drop_reasons=summary.drop_reasons)
+        return summary
+
+    def discard(self) -> EpisodeSummary:
+        if not self.recording:
+            raise RuntimeError("not recording")
+        writer = self._finish()
+        writer.discard()
+        return self._summary(None)
+
+    def _summary(self, path) -> EpisodeSummary:
+        t = self._frame_stamps
+        rate = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+        return EpisodeSummary(path=path, frames=len(t), dropped=sum(self._dropped.values()), achieved_rate_hz=rate,
+                              drop_reasons=dict(self._dropped))
