@@ -13,8 +13,8 @@ from diffog.deploy.observation import NoObservation, Observation, ObservationMat
 from diffog.deploy.safety import SafetyFilter, UnsafeCommand
 from diffog.deploy.streamer import ChunkStreamer
 
-# (observation) -> raw chunk (T, D) in robot units
-InferFn = Callable[[Observation], np.ndarray]
+# (observation history, oldest first) -> raw chunk (T, D) in robot units
+InferFn = Callable[[list[Observation]], np.ndarray]
 # (raw chunk (T, D), past action (D)) -> (refined chunk (T, D), stats), robot units
 RefineFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, dict]]
 
@@ -38,12 +38,14 @@ class PolicyController:
     never blocks the other two."""
 
     def __init__(self, infer: InferFn, refine: RefineFn, matcher: ObservationMatcher, safety: SafetyFilter,
-                 chunk_dt: float, n_action_steps: int):
-        if n_action_steps < 1 or chunk_dt <= 0:
-            raise ValueError(f"need n_action_steps >= 1 and chunk_dt > 0, got {n_action_steps}, {chunk_dt}")
+                 chunk_dt: float, n_action_steps: int, n_obs_steps: int = 1):
+        """chunk_dt: seconds between the chunk's actions, also the spacing of the observation history."""
+        if n_action_steps < 1 or n_obs_steps < 1 or chunk_dt <= 0:
+            raise ValueError(f"need n_action_steps, n_obs_steps >= 1 and chunk_dt > 0, got "
+                             f"{n_action_steps}, {n_obs_steps}, {chunk_dt}")
         self.infer, self.refine = infer, refine
         self.matcher, self.safety = matcher, safety
-        self.chunk_dt, self.n_action_steps = chunk_dt, n_action_steps
+        self.chunk_dt, self.n_action_steps, self.n_obs_steps = chunk_dt, n_action_steps, n_obs_steps
         self.streamer = ChunkStreamer()
         self.last_sent: np.ndarray | None = None
         self.estopped = False
@@ -60,16 +62,17 @@ class PolicyController:
             return PlanResult(stamp=now, hold_reason="e-stop engaged")
         try:
             with self._obs_lock:
-                obs = self.matcher.latest(now)
+                history = self.matcher.history(now, self.n_obs_steps, self.chunk_dt)
         except NoObservation as e:
             self.hold()
             return PlanResult(stamp=now, hold_reason=str(e))
+        obs = history[-1]
         with self._lock:
             past = self.streamer.last if self.streamer.last is not None else obs.qpos
         result = PlanResult(stamp=obs.stamp, past_action=past.copy())
         result.latency.observation_age_s = now - obs.stamp
         with result.latency.timing("inference_s"):
-            result.raw = np.asarray(self.infer(obs), dtype=np.float64)
+            result.raw = np.asarray(self.infer(history), dtype=np.float64)
         with result.latency.timing("refinement_s"):
             refined, result.stats = self.refine(result.raw, past)
         result.refined = np.asarray(refined, dtype=np.float64)
@@ -83,7 +86,7 @@ class PolicyController:
                 result.hold_reason = "e-stop engaged"
                 return result
             start = self.streamer.last if self.streamer.last is not None else past
-            self.streamer.load(result.refined[: self.n_action_steps], self.chunk_dt,
+            self.streamer.load(self.safety.clamp(result.refined[: self.n_action_steps]), self.chunk_dt,
                                (clock or (lambda: now))(), start)
         return result
 

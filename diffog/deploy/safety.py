@@ -38,6 +38,11 @@ class SafetyFilter:
         self.limits = limits
         self.max_step = limits.velocity * command_dt * step_scale
 
+    def clamp(self, actions: np.ndarray) -> np.ndarray:
+        """Actions (..., D) clamped into the joint limits: done on a chunk before it is interpolated, so a target
+        beyond a limit cannot stretch the steps toward it."""
+        return np.clip(actions, self.limits.lower, self.limits.upper)
+
     def check(self, command: np.ndarray, last_sent: np.ndarray | None) -> np.ndarray:
         """The command to send (clamped copy), or UnsafeCommand with the reason."""
         command = np.asarray(command, dtype=np.float64)
@@ -45,7 +50,7 @@ class SafetyFilter:
             raise UnsafeCommand(f"command has shape {command.shape}, expected {self.limits.lower.shape}")
         if not np.all(np.isfinite(command)):
             raise UnsafeCommand(f"non-finite command in dims {np.flatnonzero(~np.isfinite(command)).tolist()}")
-        clamped = np.clip(command, self.limits.lower, self.limits.upper)
+        clamped = self.clamp(command)
         if last_sent is not None:
             step = np.abs(clamped - last_sent)
             over = np.flatnonzero(step > self.max_step + 1e-9)

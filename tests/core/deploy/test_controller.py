@@ -9,9 +9,9 @@ SLICES = {"follower_left": slice(0, 7), "follower_right": slice(7, 14)}
 HOME = np.array([0.0, -0.96, 1.16, 0.0, -0.3, 0.0, 0.5] * 2)
 
 
-def ramp_policy(obs):
+def ramp_policy(history):
     """Moves every arm joint 0.02 rad per action from the observed position (within limits)."""
-    return obs.qpos[None] + 0.02 * np.arange(1, 9)[:, None] * (np.arange(14) % 7 != 6)
+    return history[-1].qpos[None] + 0.02 * np.arange(1, 9)[:, None] * (np.arange(14) % 7 != 6)
 
 
 def identity_refiner(raw, past):
@@ -57,7 +57,7 @@ def test_chunk_is_streamed_from_the_observed_position_within_limits():
 
 
 def test_nan_in_the_chunk_holds():
-    c = make(infer=lambda obs: np.full((8, 14), np.nan))
+    c = make(infer=lambda history: np.full((8, 14), np.nan))
     observe(c, 0.0)
     r = c.plan(0.0)
     assert "raw chunk" in r.hold_reason and not c.streamer.active
@@ -105,3 +105,26 @@ def test_estop_stops_commands_and_planning_until_released():
     c.set_estop(False)
     observe(c, 0.04)
     assert c.plan(0.04).hold_reason == "" and c.command(0.06) is not None
+
+
+def test_policy_gets_a_history_spaced_by_the_chunk_dt():
+    seen = []
+    matcher = ObservationMatcher(SLICES, ["cam_high"], tolerance_s=0.03, timeout_s=0.5)
+    safety = SafetyFilter(JointLimits.from_description(), command_dt=0.02)
+    c = PolicyController(lambda h: seen.append(h) or ramp_policy(h), identity_refiner, matcher, safety,
+                         chunk_dt=0.1, n_action_steps=4, n_obs_steps=2)
+    for k in range(11):
+        observe(c, k * 0.02, HOME + k)
+    c.plan(0.2)
+    assert [o.stamp for o in seen[0]] == pytest.approx([0.1, 0.2])
+    assert seen[0][0].qpos[0] == HOME[0] + 5
+
+
+def test_targets_beyond_the_limits_are_clamped_before_interpolation():
+    far = HOME.copy()
+    far[6] = -5.0  # gripper target far below closed (0): unclamped, the first step would be 0.69
+    c = make(infer=lambda h: np.tile(far, (8, 1)))
+    observe(c, 0.0)
+    c.plan(0.0)
+    cmds = [c.command(t) for t in np.arange(0.0, 0.12, 0.02)]
+    assert cmds[-1][6] == 0.0 and all(x is not None for x in cmds)

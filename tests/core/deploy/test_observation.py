@@ -24,7 +24,7 @@ def test_returns_the_newest_set_within_tolerance():
         if k % 2 == 0:
             m.add("cam_high", k * 0.02 + 0.005, np.full((2, 2, 3), k, np.uint8))
     obs = m.latest(now=0.2)
-    assert obs.images["cam_high"][0, 0, 0] == 8  # the newest camera frame
+    assert obs.streams["cam_high"][0, 0, 0] == 8  # the newest camera frame
     assert obs.qpos[0] == 8 and obs.qpos[7] == -8  # joints nearest to it in time
     assert obs.stamp == pytest.approx(0.16)
 
@@ -64,3 +64,22 @@ def test_out_of_order_samples_are_ignored_and_unknown_streams_refused():
     assert m.latest(now=1.0).qpos[0] == 3.0
     with pytest.raises(KeyError, match="unknown stream"):
         m.add("cam_low", 1.0, np.zeros((2, 2, 3)))
+
+
+def test_history_is_spaced_and_padded_at_start_up():
+    m = matcher()
+    for k in range(20):  # joints and camera at 50 Hz
+        feed(m, k * 0.02, k * 0.02, value=float(k))
+    old, new = m.history(now=0.38, n_steps=2, spacing=0.16)
+    assert new.qpos[0] == 19 and old.qpos[0] == 11  # 8 frames (0.16 s) earlier
+    m2 = matcher()
+    feed(m2, 1.0, 1.0, value=5.0)
+    frames = m2.history(now=1.0, n_steps=3, spacing=0.16)
+    assert [f.qpos[0] for f in frames] == [5.0, 5.0, 5.0]
+
+
+def test_samples_older_than_the_history_window_are_dropped():
+    m = ObservationMatcher(SLICES, [], tolerance_s=0.03, timeout_s=0.2, history_s=0.1)
+    for k in range(20):
+        m.add("follower_left", k * 0.02, np.full(7, k))
+    assert len(m._streams["follower_left"]) == 6  # stamps 0.28 .. 0.38

@@ -1,0 +1,184 @@
+"""Starts a launch file's node graph without `ros2 launch` (launch_ros is not pip-installable): every node in
+its own process, with the same parameters file and overrides, as launch/graphs.yaml declares them. A test keeps
+graphs.yaml and the launch files naming the same nodes and parameters.
+
+    python -m diffog.deploy.graph_runner move_stack_sim --param policy.refiner=none --duration 60
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import yaml
+
+from diffog.config import REPO_ROOT
+
+LAUNCH_DIR = REPO_ROOT / "launch"
+GRAPHS = LAUNCH_DIR / "graphs.yaml"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    package: str
+    executable: str
+    params_file: pathlib.Path
+    overrides: dict[str, str] = field(default_factory=dict)  # launch-argument parameters, as strings
+    required: bool = False  # when it exits, the whole graph shuts down (launch's on_exit=Shutdown())
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    launch_file: pathlib.Path
+    arguments: dict[str, str]  # launch argument -> default
+    nodes: list[NodeSpec]
+
+
+def load_graphs(path: pathlib.Path = GRAPHS) -> dict[str, Graph]:
+    spec = yaml.safe_load(path.read_text())
+    graphs = {}
+    for name, g in spec.items():
+        args = {k: str(v) for k, v in (g.get("arguments") or {}).items()}
+        nodes = [NodeSpec(n["name"], n["package"], n["executable"], path.parent / g["params"],
+                          {k: str(v) for k, v in (n.get("overrides") or {}).items()}, bool(n.get("required", False)))
+                 for n in g["nodes"]]
+        graphs[name] = Graph(name, path.parent / g["launch"], args, nodes)
+    return graphs
+
+
+def resolve_overrides(node: NodeSpec, arguments: dict[str, str]) -> dict[str, str]:
+    """`$(var x)` in an override takes the launch argument's value, as LaunchConfiguration does."""
+    out = {}
+    for key, value in node.overrides.items():
+        if value.startswith("$(var ") and value.endswith(")"):
+            arg = value[6:-1].strip()
+            if arg not in arguments:
+                raise KeyError(f"node {node.name}: override {key} uses unknown launch argument {arg!r}")
+            value = arguments[arg]
+        out[key] = value
+    return out
+
+
+def find_executable(package: str, executable: str) -> pathlib.Path:
+    """<prefix>/lib/<package>/<executable> on AMENT_PREFIX_PATH, where colcon installs console scripts."""
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        exe = pathlib.Path(prefix) / "lib" / package / executable
+        if exe.is_file() and os.access(exe, os.X_OK):
+            return exe
+    raise FileNotFoundError(f"no executable {executable!r} of package {package!r} on AMENT_PREFIX_PATH "
+                            f"(built the workspace and sourced env.sh?)")
+
+
+def node_command(node: NodeSpec, arguments: dict[str, str], params: dict[str, str]) -> list[str]:
+    cmd = [str(find_executable(node.package, node.executable)), "--ros-args", "-r", f"__node:={node.name}",
+           "--params-file", str(node.params_file)]
+    for key, value in {**resolve_overrides(node, arguments), **params}.items():
+        cmd += ["-p", f"{key}:={value}"]
+    return cmd
+
+
+class GraphProcess:
+    """The running graph: one process per node, output prefixed with the node name, stopped in reverse order
+    with SIGINT (rclpy's clean shutdown), then SIGTERM / SIGKILL after a grace period."""
+
+    def __init__(self, graph: Graph, arguments: dict[str, str] | None = None,
+                 params: dict[str, dict[str, str]] | None = None, cwd: pathlib.Path = REPO_ROOT,
+                 env: dict[str, str] | None = None, log=sys.stdout):
+        unknown = set(arguments or {}) - set(graph.arguments)
+        if unknown:
+            raise KeyError(f"graph {graph.name} has no launch arguments {sorted(unknown)}; it has {graph.arguments}")
+        unknown_nodes = set(params or {}) - {n.name for n in graph.nodes}
+        if unknown_nodes:
+            raise KeyError(f"graph {graph.name} has no nodes {sorted(unknown_nodes)}")
+        self.graph = graph
+        args = {**graph.arguments, **(arguments or {})}
+        self.commands = {n.name: node_command(n, args, (params or {}).get(n.name, {})) for n in graph.nodes}
+        self.cwd, self.env, self.log = cwd, env, log
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> "GraphProcess":
+        for name, cmd in self.commands.items():
+            p = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, bufsize=1)
+            self.procs[name] = p
+            t = threading.Thread(target=self._pump, args=(name, p), daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def _pump(self, name: str, p: subprocess.Popen) -> None:
+        for line in p.stdout:
+            self.log.write(f"[{name}] {line}")
+            self.log.flush()
+
+    def wait(self, duration: float | None = None) -> dict[str, int | None]:
+        """Until a required node exits, every node exits, or `duration` seconds pass; then stop the rest."""
+        deadline = None if duration is None else time.monotonic() + duration
+        required = [n.name for n in self.graph.nodes if n.required]
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                if any(self.procs[n].poll() is not None for n in required):
+                    break
+                if all(p.poll() is not None for p in self.procs.values()):
+                    break
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+        return self.stop()
+
+    def stop(self, grace: float = 10.0) -> dict[str, int | None]:
+        for p in reversed(list(self.procs.values())):
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            end = time.monotonic() + grace
+            while time.monotonic() < end and any(p.poll() is None for p in self.procs.values()):
+                time.sleep(0.05)
+            for p in self.procs.values():
+                if p.poll() is None:
+                    p.send_signal(sig)
+        for t in self._threads:
+            t.join(timeout=2.0)
+        return {name: p.wait() for name, p in self.procs.items()}
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def main(argv: list[str] | None = None) -> int:
+    graphs = load_graphs()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("graph", choices=sorted(graphs))
+    ap.add_argument("--arg", type=_key_value, action="append", default=[], metavar="NAME=VALUE",
+                    help="launch argument, as `ros2 launch ... NAME:=VALUE`")
+    ap.add_argument("--param", type=_key_value, action="append", default=[], metavar="NODE.KEY=VALUE",
+                    help="extra parameter for one node")
+    ap.add_argument("--duration", type=float, default=None, help="stop the graph after this many seconds")
+    a = ap.parse_args(argv)
+    params: dict[str, dict[str, str]] = {}
+    for key, value in a.param:
+        node, _, name = key.partition(".")
+        params.setdefault(node, {})[name] = value
+    graph = GraphProcess(graphs[a.graph], dict(a.arg), params).start()
+    signal.signal(signal.SIGTERM, lambda *_: graph.stop())
+    codes = graph.wait(a.duration)
+    print(f"[graph_runner] exit codes: {codes}")
+    required = [n.name for n in graph.graph.nodes if n.required]
+    return max((abs(codes[n] or 0) for n in required), default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

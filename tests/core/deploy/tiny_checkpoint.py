@@ -1,0 +1,29 @@
+"""A randomly initialized, few-thousand-parameter policy checkpoint (qpos + one small camera, DiffOG layer) for
+deployment tests: real loading, DDIM sampling and refinement, none of the training cost."""
+import pathlib
+
+import torch
+
+from diffog.config import action_joint_names, load_robot_description
+from diffog.data.normalizer import MinMaxNormalizer
+from diffog.deploy.safety import JointLimits
+from diffog.policy.checkpoint import save_checkpoint
+from diffog.policy.factory import build_policy
+from diffog.training.config import compose_config
+
+CAMERA = "cam_high"
+IMAGE_SIZE = (24, 32)
+
+
+def write_tiny_checkpoint(path: pathlib.Path, mode: str = "dataset", seed: int = 0) -> pathlib.Path:
+    torch.manual_seed(seed)
+    cfg = compose_config(["task=move_stack", "policy=tiny", "policy.lowdim_keys=[qpos]", f"policy.cameras=[{CAMERA}]",
+                          f"policy.image_size=[{IMAGE_SIZE[0]},{IMAGE_SIZE[1]}]", "policy.resnet_width=4",
+                          "policy.num_inference_steps=2", f"mode={mode}"])
+    lim = JointLimits.from_description()
+    lo, hi = torch.tensor(lim.lower * 0.5), torch.tensor(lim.upper * 0.5)
+    hi[[6, 13]] = 1.0
+    normalizer = MinMaxNormalizer({"action": (lo, hi), "qpos": (lo, hi)})
+    policy = build_policy(cfg, normalizer, action_joint_names())
+    return save_checkpoint(path, weights=policy.state_dict(), normalizer_state=normalizer.state_dict(), config=cfg,
+                           joint_names=action_joint_names(), robot=load_robot_description()["robot"])
