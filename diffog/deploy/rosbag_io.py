@@ -1,0 +1,114 @@
+"""Rosbag2 (MCAP) recording and reading on `rosbags`, without ROS: messages travel as CDR bytes, so the ROS
+nodes hand over what rclpy serialized and the analysis reads bags anywhere. Our interfaces (diffog_msgs,
+interbotix_xs_msgs) are registered from their .msg files so every bag carries full message definitions."""
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+
+from diffog.config import REPO_ROOT
+
+INTERFACE_PACKAGES = ("diffog_msgs", "interbotix_xs_msgs")
+
+
+def project_typestore() -> Typestore:
+    """ROS 2 Kilted's standard types plus this workspace's message definitions."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for pkg in INTERFACE_PACKAGES:
+        for msg in sorted((REPO_ROOT / "ros2_ws" / "src" / pkg / "msg").glob("*.msg")):
+            types.update(get_types_from_msg(msg.read_text(), f"{pkg}/msg/{msg.stem}"))
+    store.register(types)
+    return store
+
+
+class BagRecorder:
+    """Writes one MCAP rosbag2 directory; refuses an existing path (never overwrites a recording)."""
+
+    def __init__(self, path: str | os.PathLike, typestore: Typestore | None = None):
+        self.path = pathlib.Path(path)
+        if self.path.exists():
+            raise FileExistsError(f"{self.path} exists; a recording is never overwritten")
+        self.typestore = typestore or project_typestore()
+        self._writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
+        self._writer.open()
+        self._connections = {}
+        self.count = 0
+
+    def add_topic(self, topic: str, msgtype: str) -> None:
+        """Declare a topic before writing to it; `msgtype` as ROS names it (sensor_msgs/msg/JointState)."""
+        if topic in self._connections:
+            return
+        if msgtype not in self.typestore.fielddefs:
+            raise KeyError(f"unknown message type {msgtype!r} for {topic}; not a standard or workspace type")
+        self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+
+    def write(self, topic: str, stamp_ns: int, data: bytes) -> None:
+        self._writer.write(self._connections[topic], stamp_ns, data)
+        self.count += 1
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> "BagRecorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class BagMessage:
+    topic: str
+    msgtype: str
+    stamp_ns: int  # when it was recorded
+    data: bytes    # CDR, as published
+
+
+def read_bag(path: str | os.PathLike, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
+    """Messages in recording order, optionally only those on `topics`."""
+    wanted = None if topics is None else set(topics)
+    with Reader(path) as reader:
+        conns = [c for c in reader.connections if wanted is None or c.topic in wanted]
+        if not conns:  # rosbags reads every connection when given none
+            return
+        for conn, stamp, data in reader.messages(connections=conns):
+            yield BagMessage(conn.topic, conn.msgtype, stamp, bytes(data))
+
+
+def bag_topics(path: str | os.PathLike) -> dict[str, str]:
+    with Reader(path) as reader:
+        return {c.topic: c.msgtype for c in reader.connections}
+
+
+def command_series(path: str | os.PathLike, topic: str, typestore: Typestore | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(times s, values (N, k)) of a JointGroupCommand / JointSingleCommand topic in a bag."""
+    store = typestore or project_typestore()
+    times, values = [], []
+    for m in read_bag(path, [topic]):
+        msg = store.deserialize_cdr(m.data, m.msgtype)
+        times.append(m.stamp_ns * 1e-9)
+        values.append(np.atleast_1d(np.asarray(msg.cmd, dtype=np.float64)))
+    return np.asarray(times), np.asarray(values).reshape(len(values), -1)
+
+
+def compare_series(t_ref: np.ndarray, ref: np.ndarray, t_new: np.ndarray, new: np.ndarray) -> dict[str, float]:
+    """How far a replayed command series is from the recorded one: the recorded series is interpolated at the
+    replayed times (over their overlap); RMS and max absolute difference over every dim."""
+    if len(t_ref) < 2 or len(t_new) == 0:
+        raise ValueError("need at least two recorded and one replayed command to compare")
+    inside = (t_new >= t_ref[0]) & (t_new <= t_ref[-1])
+    if not inside.any():
+        raise ValueError("the replayed commands do not overlap the recorded ones in time")
+    ref_at = np.stack([np.interp(t_new[inside], t_ref, ref[:, j]) for j in range(ref.shape[1])], axis=1)
+    diff = new[inside] - ref_at
+    return {"rms": float(np.sqrt(np.mean(diff ** 2))), "max_abs": float(np.abs(diff).max()),
+            "n": int(inside.sum())}

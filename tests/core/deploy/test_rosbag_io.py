@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from diffog.deploy.rosbag_io import BagRecorder, bag_topics, command_series, compare_series, project_typestore, read_bag
+
+
+@pytest.fixture(scope="module")
+def store():
+    return project_typestore()
+
+
+def test_commands_round_trip_through_an_mcap_bag(tmp_path, store):
+    Cmd = store.types["interbotix_xs_msgs/msg/JointGroupCommand"]
+    path = tmp_path / "run"
+    with BagRecorder(path, store) as bag:
+        bag.add_topic("/follower_left/commands/joint_group", "interbotix_xs_msgs/msg/JointGroupCommand")
+        bag.add_topic("/policy/action_chunk", "diffog_msgs/msg/ActionChunk")
+        for k in range(5):
+            msg = Cmd(name="arm", cmd=np.full(6, k, dtype=np.float32))
+            bag.write("/follower_left/commands/joint_group", 10**9 + k * 20_000_000, store.serialize_cdr(msg, Cmd.__msgtype__))
+    assert next(path.glob("*.mcap")).stat().st_size > 0
+    assert bag_topics(path)["/policy/action_chunk"] == "diffog_msgs/msg/ActionChunk"
+    t, v = command_series(path, "/follower_left/commands/joint_group", store)
+    np.testing.assert_allclose(t, 1.0 + 0.02 * np.arange(5))
+    np.testing.assert_allclose(v[:, 0], np.arange(5))
+    assert [m.topic for m in read_bag(path, ["/nothing"])] == []
+    with pytest.raises(FileExistsError):
+        BagRecorder(path, store)
+
+
+def test_unknown_types_are_refused(tmp_path, store):
+    with BagRecorder(tmp_path / "b", store) as bag, pytest.raises(KeyError, match="unknown message type"):
+        bag.add_topic("/x", "nope_msgs/msg/Nothing")
+
+
+def test_compare_interpolates_the_recording_at_the_replayed_times():
+    t_ref = np.array([0.0, 1.0, 2.0])
+    ref = np.array([[0.0], [1.0], [2.0]])
+    out = compare_series(t_ref, ref, np.array([0.5, 1.5, 3.0]), np.array([[0.5], [1.7], [9.0]]))
+    assert out["n"] == 2 and out["max_abs"] == pytest.approx(0.2)
+    assert out["rms"] == pytest.approx(np.sqrt(0.02))
+    with pytest.raises(ValueError, match="overlap"):
+        compare_series(t_ref, ref, np.array([5.0]), np.array([[0.0]]))
