@@ -1,0 +1,132 @@
+"""The fast solver returns the exact QP solution: against quadprog and qpth, on random and adversarial chunks."""
+import numpy as np
+import pytest
+import torch
+from refine_reference import random_spd, solve_reference
+
+from diffog.refine import BoxQPOptions, DiffOGLayer
+
+T, D = 6, 4
+CONT = [0, 1, 3]  # dim 2 plays the gripper
+
+
+def make_layer(q_mode="identity", lower=-0.05, upper=0.05, alpha=4.0, **kw):
+    return DiffOGLayer(T, D, CONT, lower, upper, alpha=alpha, q_mode=q_mode, **kw).double().eval()
+
+
+def rough(B, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(B, T, D, generator=g, dtype=torch.float64) * 2 - 1
+
+
+def smooth(B, seed, sigma=0.04):
+    g = torch.Generator().manual_seed(seed)
+    start = torch.rand(B, 1, D, generator=g, dtype=torch.float64) * 2 - 1
+    return start + (torch.randn(B, T, D, generator=g, dtype=torch.float64) * sigma).cumsum(1)
+
+
+def check(layer, Q, a, past=None, past_bound=None, atol=1e-6):
+    with torch.no_grad():
+        y = layer.refine(Q, a, past, past_bound)
+    ref = solve_reference(Q, a, CONT, layer.lower.numpy(), layer.upper.numpy(), layer.alpha, past, past_bound)
+    np.testing.assert_allclose(y.numpy(), ref, atol=atol, rtol=0)
+    assert bool(layer.last_stats.converged.all())
+    assert float(layer.last_stats.max_violation.max()) <= 1e-10
+    return y
+
+
+@pytest.mark.parametrize("kind", ["rough", "smooth"])
+@pytest.mark.parametrize("with_past", [False, True])
+def test_matches_quadprog_on_random_spd_q(kind, with_past):
+    B = 24
+    a = rough(B, 1) if kind == "rough" else smooth(B, 2)
+    past = a[:, 0] + 0.03 * torch.randn(B, D, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    check(make_layer(), random_spd(B, T * D, cond=1e4, seed=4), a, past if with_past else None)
+
+
+def test_matches_quadprog_with_untrained_transformer_q():
+    # The paper's head at init gives an ill-conditioned Q: hard for active-set methods.
+    torch.manual_seed(0)
+    layer = make_layer("transformer", d_model=16, n_heads=2, d_ff=16)
+    a = smooth(16, 5)
+    with torch.no_grad():
+        Q = layer.q_net(a)
+    check(layer, Q, a, a[:, 0])
+
+
+def test_tight_asymmetric_bounds_and_custom_past_bound():
+    layer = make_layer(lower=[-1e-3, 0.0, -0.2], upper=[1e-3, 0.01, -0.1])
+    a = rough(16, 6)
+    check(layer, random_spd(16, T * D, seed=7), a, a[:, 0], past_bound=([-0.5, -1e-4, 0.0], [0.5, 1e-4, 0.3]))
+
+
+def test_ties_and_past_action_exactly_at_its_bound():
+    # Steps exactly at the bounds and the first action exactly one bound away from the past action:
+    # with Q = I and no smoothing the unconstrained optimum sits on the boundary (degenerate multipliers).
+    layer = make_layer(alpha=0.0)
+    steps = torch.full((8, T, D), 0.05, dtype=torch.float64)
+    steps[1::2, :, :] = -0.05
+    a = steps.cumsum(1)
+    past = a[:, 0].clone()
+    past[:, CONT] -= steps[:, 0, CONT]  # y[0] - past exactly at +-0.05
+    Q = torch.eye(T * D, dtype=torch.float64).expand(8, -1, -1)
+    y = check(layer, Q, a, past, atol=1e-12)
+    torch.testing.assert_close(y, a, atol=1e-12, rtol=0)
+
+
+def test_zero_width_is_rejected_but_tiny_width_is_exact():
+    with pytest.raises(ValueError, match="lower must be < upper"):
+        make_layer(lower=0.01, upper=0.01)
+    layer = make_layer(lower=0.01, upper=0.01 + 1e-9)
+    a = rough(8, 8)
+    check(layer, random_spd(8, T * D, seed=9), a, a[:, 0])
+
+
+def test_static_identity_q_with_nothing_active_returns_a():
+    layer = make_layer("identity", lower=-10.0, upper=10.0, alpha=0.0)
+    a = rough(5, 10)
+    torch.testing.assert_close(layer(a), a, atol=1e-12, rtol=0)
+    torch.testing.assert_close(layer.forward_with_past_action(a, a[:, 0]), a, atol=1e-12, rtol=0)
+    assert int(layer.last_stats.active_constraints.max()) == 0
+
+
+def test_fallback_after_iteration_cap_is_still_exact():
+    layer = make_layer(solver_options=BoxQPOptions(max_active_set_iter=1))
+    a = rough(16, 11)
+    check(layer, random_spd(16, T * D, seed=12), a, a[:, 0])
+    assert bool(layer.last_stats.fallback.any())
+
+
+def test_unconverged_samples_are_flagged_never_silent():
+    layer = make_layer(solver_options=BoxQPOptions(max_active_set_iter=1, max_newton_iter=0))
+    a = rough(8, 13)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        with torch.no_grad():
+            layer.refine(random_spd(8, T * D, seed=14), a, a[:, 0])
+    stats = layer.last_stats
+    assert not bool(stats.converged.all())
+    assert float(stats.max_violation.max()) <= 1e-10  # still feasible
+
+
+def test_reference_qpth_backend_agrees_with_quadprog_and_active_set():
+    a = smooth(4, 15)
+    Q = random_spd(4, T * D, cond=1e2, seed=16)
+    fast = check(make_layer(), Q, a, a[:, 0])
+    ref = check(make_layer(solver="qpth"), Q, a, a[:, 0])
+    torch.testing.assert_close(fast, ref, atol=1e-6, rtol=0)
+
+
+def test_aloha_size_matches_quadprog():
+    from diffog.config import action_joint_names
+    from diffog.refine import continuous_dims_from_names
+
+    names = action_joint_names()
+    dims = continuous_dims_from_names(names)
+    layer = DiffOGLayer(16, 14, dims, -0.05, 0.05, q_mode="identity").double()
+    g = torch.Generator().manual_seed(17)
+    a = (torch.rand(2, 1, 14, generator=g, dtype=torch.float64) * 2 - 1) + (0.05 * torch.randn(2, 16, 14, generator=g, dtype=torch.float64)).cumsum(1)
+    Q = random_spd(2, 224, cond=1e3, seed=18)
+    with torch.no_grad():
+        y = layer.refine(Q, a, a[:, 0] + 0.06)
+    ref = solve_reference(Q, a, dims, -0.05, 0.05, 4.0, a[:, 0] + 0.06)
+    np.testing.assert_allclose(y.numpy(), ref, atol=1e-6, rtol=0)
