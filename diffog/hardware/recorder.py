@@ -84,10 +84,16 @@ class EpisodeRecorder:
     def recording(self) -> bool:
         return self._writer is not None
 
-    def start(self, **metadata) -> pathlib.Path:
-        """Open the next episode (never an existing file); returns where it will be published."""
+    def start(self, now: float | None = None, **metadata) -> pathlib.Path:
+        """Open the next episode (never an existing file); returns where it will be published. With `now`, refuse
+        (RuntimeError saying which stream) unless every stream is live, rather than record an empty episode."""
         if self.recording:
             raise RuntimeError(f"already recording {self._writer.path}")
+        if now is not None:
+            with self._lock:
+                latest = dict(self._latest)
+            if (reason := self._problem(latest, now)) is not None:
+                raise RuntimeError(f"not starting: {reason}")
         self._writer = EpisodeWriter(self.directory, self.cameras, compress=self.compress,
                                      state_dim=7 * len(self.arms),
                                      metadata={**self.metadata, **metadata, "arms": self.arms})

@@ -139,3 +139,23 @@ def to_aloha(states: Mapping[str, ArmState], gripper: GripperConstants) -> tuple
         qvel += [*s.velocity[:6], g_vel]
         effort += list(s.effort[:7])
     return np.array(qpos), np.array(qvel), np.array(effort)
+
+
+def arm_state_from_joint_state(names: Sequence[str], position: Sequence[float], velocity: Sequence[float],
+                               effort: Sequence[float], stamp: float) -> ArmState:
+    """An ArmState from an xs_sdk joint_states message's fields (joints by name; `left_finger` when present).
+    KeyError naming what is missing; empty velocity / effort (allowed by sensor_msgs/JointState) read as zeros."""
+    index = {n: i for i, n in enumerate(names)}
+    if missing := [j for j in Arm.JOINTS if j not in index]:
+        raise KeyError(f"joint_states lacks joints {missing}; it has {list(names)}")
+    if len(position) != len(names):
+        raise ValueError(f"joint_states has {len(names)} names but {len(position)} positions")
+
+    def pick(values: Sequence[float], joints) -> np.ndarray:
+        return np.array([values[index[j]] for j in joints], dtype=np.float64) if len(values) else np.zeros(len(joints))
+
+    finger = index.get("left_finger")
+    return ArmState(position=pick(position, Arm.JOINTS), velocity=pick(velocity, Arm.JOINTS),
+                    effort=pick(effort, Arm.JOINTS), stamp=stamp,
+                    finger_position=None if finger is None else float(position[finger]),
+                    finger_velocity=None if finger is None or not len(velocity) else float(velocity[finger]))

@@ -37,3 +37,24 @@ def test_end_points_and_finger_normalization():
         (0.03822 - PUPPET_GRIPPER_POSITION_CLOSE) / (PUPPET_GRIPPER_POSITION_OPEN - PUPPET_GRIPPER_POSITION_CLOSE))
     assert m.follower.velocity_to_normalized(0.01) == pytest.approx(0.01 / (0.058 - 0.01844))
     assert m.follower.normalized_to_joint(m.follower.joint_to_normalized(0.7)) == pytest.approx(0.7)
+
+
+def test_joint_state_fields_to_aloha_qpos_use_the_finger_like_aloha():
+    import numpy as np
+
+    from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
+
+    m = GripperMapping.from_description()
+    names = ["waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper", "left_finger",
+             "right_finger"]
+    pos = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.9, 0.03822, -0.03822]
+    s = arm_state_from_joint_state(names[::-1], pos[::-1], [], [1.0] * 9, stamp=3.0)  # order does not matter
+    qpos, qvel, effort = to_aloha({"left": s}, m.follower)
+    assert qpos[:6].tolist() == pytest.approx(pos[:6]) and qvel.tolist() == [0.0] * 7 and effort.tolist() == [1.0] * 7
+    assert qpos[6] == pytest.approx((0.03822 - PUPPET_GRIPPER_POSITION_CLOSE)
+                                    / (PUPPET_GRIPPER_POSITION_OPEN - PUPPET_GRIPPER_POSITION_CLOSE))
+    no_finger = arm_state_from_joint_state(names[:7], pos[:7], [0.0] * 7, [0.0] * 7, stamp=3.0)
+    assert to_aloha({"left": no_finger}, m.follower)[0][6] == pytest.approx(m.follower.joint_to_normalized(0.9))
+    with pytest.raises(KeyError, match="lacks joints"):
+        arm_state_from_joint_state(names[1:], pos[1:], [], [], stamp=0.0)
+    assert np.isfinite(qpos).all()

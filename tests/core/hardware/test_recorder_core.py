@@ -43,6 +43,9 @@ def test_ticks_become_frames_with_stamps_and_stats(tmp_path):
 
 def test_missing_stale_nonfinite_and_bad_frames_are_dropped_and_counted(tmp_path):
     rec = EpisodeRecorder(tmp_path, ARMS, ["cam_high"], max_age_s=0.1)
+    with pytest.raises(RuntimeError, match="not starting: no joint_states_follower_left"):
+        rec.start(now=5.0)
+    assert not rec.recording and list(tmp_path.iterdir()) == []
     rec.start()
     assert not rec.tick(5.0)  # nothing received yet
     feed(rec, 10.0, 1)

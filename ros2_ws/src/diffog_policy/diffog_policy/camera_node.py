@@ -1,0 +1,99 @@
+"""Camera node: one camera (RealSense, USB through OpenCV, or a sim render) published as sensor_msgs/Image on
+aloha.yaml's camera_image topic (e.g. /cam_high/camera/color/image_rect_raw, as ALOHA's RealSense launch names
+it), stamped at capture, and optionally as sensor_msgs/CompressedImage (JPEG) on <topic>/compressed.
+
+A thin ROS shell over diffog.hardware.cameras. A missing camera ends the node at start with the backend's
+message; a camera that stops delivering is reported (throttled) and retried at every tick.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.time import Time
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from diffog.config import load_robot_description
+from diffog.deploy.rate_loop import RateLoop
+from diffog.hardware.cameras import CameraError, open_camera
+
+PARAMETERS = {
+    "camera": "cam_high",          # one of aloha.yaml `cameras`; names the topic and the frame_id
+    "backend": "realsense",        # realsense | opencv | sim
+    "device": "",                  # realsense: serial number ("" = the only one); opencv: /dev/videoN
+    "width": 640,
+    "height": 480,
+    "fps": 30.0,
+    "compressed": False,           # also publish JPEG CompressedImage on <topic>/compressed
+    "jpeg_quality": 90,
+    "sim_task": "transfer_cube",   # sim backend: the scene to render
+    "robot_description": "",
+}
+
+
+class CameraNode(Node):
+    def __init__(self) -> None:
+        super().__init__("camera")
+        p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
+        d = load_robot_description(p["robot_description"]) if p["robot_description"] else load_robot_description()
+        self.name = p["camera"]
+        if self.name not in d["cameras"]:
+            raise ValueError(f"unknown camera {self.name!r}; aloha.yaml has {d['cameras']}")
+        env = None
+        if p["backend"] == "sim":
+            from diffog.sim import make_env  # MuJoCo only for the sim backend
+            env = make_env(p["sim_task"], seed=0, render_size=(p["height"], p["width"]), cameras=[self.name])
+        self.camera = open_camera(p["backend"], self.name, device=p["device"], width=p["width"], height=p["height"],
+                                  fps=p["fps"], env=env)
+        topic = d["ros_interface"]["camera_image"].format(camera=self.name)
+        self.image_pub = self.create_publisher(Image, topic, 2)
+        self.compressed_pub = self.create_publisher(CompressedImage, f"{topic}/compressed", 2) \
+            if p["compressed"] else None
+        self.jpeg_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(p["jpeg_quality"])]
+        self.loop = RateLoop(p["fps"], self._capture, on_error=self._on_error)
+        self.loop.start()
+        self.get_logger().info(f"{self.name}: {p['backend']} {p['width']}x{p['height']}@{p['fps']} on {topic}")
+
+    def _capture(self) -> None:
+        frame = self.camera.read()
+        header = Header(stamp=Time(nanoseconds=int(frame.stamp * 1e9)).to_msg(), frame_id=f"{self.name}_color_optical_frame")
+        img = np.ascontiguousarray(frame.image)
+        self.image_pub.publish(Image(header=header, height=img.shape[0], width=img.shape[1], encoding="rgb8",
+                                     is_bigendian=0, step=3 * img.shape[1], data=img.tobytes()))
+        if self.compressed_pub is not None:
+            ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), self.jpeg_params)
+            if ok:  # image_transport's format string for a JPEG of an rgb8 image
+                self.compressed_pub.publish(CompressedImage(header=header, format="rgb8; jpeg compressed bgr8",
+                                                            data=jpeg.tobytes()))
+
+    def _on_error(self, e: BaseException) -> None:
+        self.get_logger().error(f"{self.name}: {e}", throttle_duration_sec=2.0)
+
+    def destroy_node(self) -> None:
+        self.loop.stop()
+        self.camera.close()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    try:
+        node = CameraNode()
+    except (CameraError, ValueError) as e:
+        rclpy.logging.get_logger("camera").fatal(str(e))
+        rclpy.try_shutdown()
+        raise SystemExit(1) from e
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The Interbotix backend of diffog.hardware's robot interface: one arm through its xs_sdk node's topics and
+services (names from aloha.yaml `ros_interface`; the sim node serves the same ones).
+
+Reads come from the newest /<arm>/joint_states message; commands go to commands/joint_group (group "arm") and
+commands/joint_single (joint "gripper"); torque, reboot and operating modes are the xs_sdk services. The node
+given must be spun by an executor on another thread (service replies and joint states arrive through it).
+When interbotix_xs_modules is installed its InterbotixRobotXSCore speaks this same interface; talking to the
+topics directly needs nothing beyond the message definitions, so it is the one path here.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from interbotix_xs_msgs.srv import OperatingModes, Reboot, TorqueEnable
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
+from diffog.hardware.robot import Arm, ArmState, RobotError, arm_state_from_joint_state, checked_positions
+
+
+def stamp_to_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class InterbotixArm(Arm):
+    def __init__(self, node: Node, arm_ns: str, interface: dict, *, max_age_s: float = 0.25,
+                 service_timeout_s: float = 5.0):
+        super().__init__(arm_ns)
+        self.node, self.max_age_s, self.service_timeout_s = node, max_age_s, service_timeout_s
+        topic = {k: v.format(arm_ns=arm_ns) for k, v in interface.items() if isinstance(v, str)}
+        self._latest: JointState | None = None
+        self._received = 0.0
+        node.create_subscription(JointState, topic["joint_states"], self._on_joint_states, 10)
+        self._arm_pub = node.create_publisher(JointGroupCommand, topic["arm_group_command"], 10)
+        self._gripper_pub = node.create_publisher(JointSingleCommand, topic["gripper_command"], 10)
+        self._torque = node.create_client(TorqueEnable, topic["torque_enable"])
+        self._reboot = node.create_client(Reboot, topic["reboot_motors"])
+        self._modes = node.create_client(OperatingModes, topic["set_operating_modes"])
+        self._joint_states_topic = topic["joint_states"]
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        self._latest, self._received = msg, time.monotonic()
+
+    def read(self) -> ArmState:
+        msg = self._latest
+        if msg is None or time.monotonic() - self._received > self.max_age_s:
+            raise RobotError(f"{self.name}: no joint_states on {self._joint_states_topic} in the last "
+                             f"{self.max_age_s} s")
+        try:
+            return arm_state_from_joint_state(list(msg.name), list(msg.position), list(msg.velocity),
+                                              list(msg.effort), stamp_to_s(msg.header.stamp))
+        except (KeyError, ValueError) as e:
+            raise RobotError(f"{self.name}: {e}") from e
+
+    def command_arm(self, positions: Sequence[float]) -> None:
+        p = checked_positions(self.name, positions, len(self.ARM_JOINTS))
+        self._arm_pub.publish(JointGroupCommand(name="arm", cmd=[float(x) for x in p]))
+
+    def command_gripper(self, position: float) -> None:
+        rad = checked_positions(self.name, [position], 1)[0]
+        self._gripper_pub.publish(JointSingleCommand(name=self.GRIPPER, cmd=float(rad)))
+
+    def _call(self, client, request, what: str):
+        if not client.wait_for_service(timeout_sec=self.service_timeout_s):
+            raise RobotError(f"{self.name}: service {client.srv_name} is not available ({what})")
+        done = threading.Event()
+        future = client.call_async(request)
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(self.service_timeout_s):
+            client.remove_pending_request(future)
+            raise RobotError(f"{self.name}: {client.srv_name} did not answer within {self.service_timeout_s} s ({what})")
+        return future.result()
+
+    def _cmd_type(self, target: str) -> str:
+        self.joints_of(target)
+        return "group" if target in ("all", "arm") else "single"
+
+    def set_torque(self, enable: bool, target: str = "all") -> None:
+        self._call(self._torque, TorqueEnable.Request(cmd_type=self._cmd_type(target), name=target, enable=enable),
+                   f"torque {'on' if enable else 'off'} {target}")
+
+    def set_operating_mode(self, mode: str, target: str = "all") -> None:
+        self._call(self._modes, OperatingModes.Request(cmd_type=self._cmd_type(target), name=target, mode=mode,
+                                                       profile_type="velocity"), f"mode {mode} for {target}")
+
+    def reboot(self, target: str = "all", enable_torque: bool = False) -> None:
+        self._call(self._reboot, Reboot.Request(cmd_type=self._cmd_type(target), name=target, enable=enable_torque),
+                   f"reboot {target}")

@@ -1,0 +1,203 @@
+"""Recorder node: ALOHA episodes (episode_N.hdf5) from the follower topics and the cameras, at 50 Hz.
+
+A thin ROS shell over diffog.hardware.recorder.EpisodeRecorder: subscriptions keep the newest sample per stream,
+a RateLoop thread takes a frame every 1/rate_hz s, and a writer thread streams frames to a temporary file that is
+published as episode_N.hdf5 on stop (a killed recorder leaves every earlier episode untouched).
+
+Topics (aloha.yaml `ros_interface`, the same on the real robot and the sim):
+  in   /<follower>/joint_states (qpos / qvel / effort), /<follower>/commands/joint_group and joint_single (the
+       action: whatever drives the followers, teleop or policy), /<cam>/camera/color/image_rect_raw
+  srv  ~/start_episode (diffog_msgs/StartEpisode), ~/stop_episode and ~/discard_episode (diffog_msgs/EndEpisode)
+  out  /diagnostics: recording state, frames, achieved rate, dropped frames
+Optional: `bag_dir` also records the same topics to an MCAP bag per episode (rosbags).
+"""
+from __future__ import annotations
+
+import pathlib
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diffog_msgs.srv import EndEpisode, StartEpisode
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
+
+from diffog.config import action_joint_names, load_robot_description
+from diffog.deploy.aloha_topics import image_from_msg_fields
+from diffog.deploy.rate_loop import RateLoop
+from diffog.hardware.gripper import GripperMapping
+from diffog.hardware.recorder import EpisodeRecorder
+from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
+from diffog_policy.interbotix_arm import stamp_to_s
+from diffog_policy.mcap_bag import EpisodeBag
+
+PARAMETERS = {
+    "dataset_dir": "",            # episodes go here; required
+    "task_name": "",              # default task when StartEpisode leaves it empty
+    "cameras": [""],              # [""] = aloha.yaml `cameras`; ["none"] = no images
+    "rate_hz": 0.0,               # 0 = aloha.yaml control_rate_hz
+    "max_age_s": 0.1,             # a stream older than this at a tick drops the frame
+    "compress": False,            # JPEG images with compress_len, as ALOHA's COMPRESS option
+    "bag_dir": "",                # non-empty: also an MCAP bag per episode of the same topics
+    "robot_description": "",      # aloha.yaml; "" = the shipped one
+}
+
+
+class RecorderNode(Node):
+    def __init__(self) -> None:
+        super().__init__("recorder")
+        p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
+        if not p["dataset_dir"]:
+            raise ValueError("parameter 'dataset_dir' is required")
+        d = load_robot_description(p["robot_description"]) if p["robot_description"] else load_robot_description()
+        ros = d["ros_interface"]
+        cameras = d["cameras"] if p["cameras"] == [""] else [c for c in p["cameras"] if c != "none"]
+        self.task_name = p["task_name"]
+        self.followers = list(ros["followers"])
+        self.gripper = GripperMapping.from_description(d).follower
+        self.rate_hz = p["rate_hz"] or d["control_rate_hz"]
+        self.recorder = EpisodeRecorder(pathlib.Path(p["dataset_dir"]).expanduser(), self.followers, cameras,
+                                        rate_hz=self.rate_hz, max_age_s=p["max_age_s"], compress=p["compress"],
+                                        metadata={"robot": d["robot"], "joint_names": action_joint_names(d),
+                                                  "control_rate_hz": self.rate_hz})
+        self.bag = None
+        if p["bag_dir"]:
+            self.bag = EpisodeBag(pathlib.Path(p["bag_dir"]).expanduser())
+        topics = []
+        for f in self.followers:
+            topics += [(JointState, ros["joint_states"].format(arm_ns=f), lambda m, f=f: self._on_joint_state(f, m)),
+                       (JointGroupCommand, ros["arm_group_command"].format(arm_ns=f),
+                        lambda m, f=f: self._on_arm_command(f, m)),
+                       (JointSingleCommand, ros["gripper_command"].format(arm_ns=f),
+                        lambda m, f=f: self._on_gripper_command(f, m))]
+        topics += [(Image, ros["camera_image"].format(camera=c), lambda m, c=c: self._on_image(c, m)) for c in cameras]
+        for msg_type, topic, callback in topics:
+            self.create_subscription(msg_type, topic, self._bagged(topic, msg_type, callback), 10)
+        self.create_service(StartEpisode, "~/start_episode", self._on_start)
+        self.create_service(EndEpisode, "~/stop_episode", self._on_stop)
+        self.create_service(EndEpisode, "~/discard_episode", self._on_discard)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.loop = RateLoop(self.rate_hz, self._on_tick,
+                             on_error=lambda e: self.get_logger().error(f"recorder tick failed: {e!r}"))
+        self.loop.start()
+        self.get_logger().info(f"recorder ready: {self.rate_hz} Hz, followers {self.followers}, cameras {cameras}, "
+                               f"episodes in {self.recorder.directory}")
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _bagged(self, topic, msg_type, callback):
+        if self.bag is None:
+            return callback
+
+        def both(msg):
+            self.bag.write(topic, msg_type, msg, self.get_clock().now().nanoseconds)
+            callback(msg)
+        return both
+
+    # --- streams -----------------------------------------------------------------------------------------
+    def _on_joint_state(self, follower: str, msg: JointState) -> None:
+        try:
+            state = arm_state_from_joint_state(list(msg.name), list(msg.position), list(msg.velocity),
+                                               list(msg.effort), stamp_to_s(msg.header.stamp))
+        except (KeyError, ValueError) as e:
+            self.get_logger().error(f"{follower}: {e}", throttle_duration_sec=5.0)
+            return
+        self.recorder.joint_state(follower, state.stamp, *to_aloha({follower: state}, self.gripper))
+
+    def _on_arm_command(self, follower: str, msg: JointGroupCommand) -> None:
+        if msg.name != "arm" or len(msg.cmd) != 6:
+            self.get_logger().error(f"{follower}: ignoring group command {msg.name!r} with {len(msg.cmd)} values",
+                                    throttle_duration_sec=5.0)
+            return
+        self.recorder.arm_command(follower, self.now_s(), list(msg.cmd))
+
+    def _on_gripper_command(self, follower: str, msg: JointSingleCommand) -> None:
+        if msg.name == "gripper":
+            self.recorder.gripper_command(follower, self.now_s(), float(self.gripper.joint_to_normalized(msg.cmd)))
+
+    def _on_image(self, camera: str, msg: Image) -> None:
+        try:
+            img = image_from_msg_fields(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
+        except ValueError as e:
+            self.get_logger().error(f"{camera}: {e}", throttle_duration_sec=5.0)
+            return
+        self.recorder.image(camera, stamp_to_s(msg.header.stamp), img)
+
+    def _on_tick(self) -> None:
+        self.recorder.tick(self.now_s())
+
+    # --- services ----------------------------------------------------------------------------------------
+    def _on_start(self, request: StartEpisode.Request, response: StartEpisode.Response):
+        task = request.task_name or self.task_name
+        try:
+            path = self.recorder.start(self.now_s(), task=task, note=request.note)
+        except (RuntimeError, OSError) as e:
+            response.success, response.message = False, str(e)
+            return response
+        if self.bag is not None:
+            self.bag.open(path.stem)
+        response.success, response.path, response.frame_count = True, str(path), 0
+        response.message = f"recording {task or 'episode'} to {path}"
+        self.get_logger().info(response.message)
+        return response
+
+    def _end(self, response: EndEpisode.Response, keep: bool):
+        try:
+            summary = self.recorder.stop() if keep else self.recorder.discard()
+        except (RuntimeError, OSError) as e:
+            response.success, response.message = False, str(e)
+            self.get_logger().error(response.message)
+            return response
+        finally:
+            if self.bag is not None:
+                self.bag.close(keep)
+        response.success, response.frame_count = True, summary.frames
+        response.path = str(summary.path or "")
+        response.message = (f"{'saved' if keep else 'discarded'} {summary.frames} frames at "
+                            f"{summary.achieved_rate_hz:.1f} Hz (target {self.rate_hz:g}), "
+                            f"{summary.dropped} dropped {summary.drop_reasons or ''}".rstrip())
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_stop(self, request, response):
+        return self._end(response, keep=True)
+
+    def _on_discard(self, request, response):
+        return self._end(response, keep=False)
+
+    def _publish_diagnostics(self) -> None:
+        status = DiagnosticStatus(name="recorder", hardware_id="aloha", level=DiagnosticStatus.OK,
+                                  message="recording" if self.recorder.recording else "idle")
+        status.values = [KeyValue(key="loop_rate_hz", value=f"{self.loop.achieved_rate_hz():.2f}")]
+        self.diag_pub.publish(DiagnosticArray(header=self._header(), status=[status]))
+
+    def _header(self) -> Header:
+        return Header(stamp=self.get_clock().now().to_msg())
+
+    def destroy_node(self) -> None:
+        self.loop.stop()
+        if self.recorder.recording:  # shutting down mid-episode: keep what was recorded
+            self._end(EndEpisode.Response(), keep=True)
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = RecorderNode()
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
