@@ -14,5 +14,9 @@ setup(
     zip_safe=True,
     description="ROS 2 nodes of the DiffOG stack over the ROS-free diffog core",
     license="MIT",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "recorder_node = diffog_policy.recorder_node:main",
+        "teleop_node = diffog_policy.teleop_node:main",
+        "camera_node = diffog_policy.camera_node:main",
+    ]},
 )
