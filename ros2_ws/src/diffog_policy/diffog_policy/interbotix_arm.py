@@ -21,8 +21,17 @@ from sensor_msgs.msg import JointState
 from diffog.hardware.robot import Arm, ArmState, RobotError, arm_state_from_joint_state, checked_positions
 
 
+ARM_TOPICS = ("joint_states", "arm_group_command", "gripper_command", "torque_enable", "reboot_motors",
+              "set_operating_modes")
+
+
 def stamp_to_s(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def arm_topics(interface: dict, arm_ns: str) -> dict[str, str]:
+    """One arm's xs_sdk topic and service names from aloha.yaml `ros_interface`."""
+    return {k: interface[k].format(arm_ns=arm_ns) for k in ARM_TOPICS}
 
 
 class InterbotixArm(Arm):
@@ -30,7 +39,7 @@ class InterbotixArm(Arm):
                  service_timeout_s: float = 5.0):
         super().__init__(arm_ns)
         self.node, self.max_age_s, self.service_timeout_s = node, max_age_s, service_timeout_s
-        topic = {k: v.format(arm_ns=arm_ns) for k, v in interface.items() if isinstance(v, str)}
+        topic = arm_topics(interface, arm_ns)
         self._latest: JointState | None = None
         self._received = 0.0
         node.create_subscription(JointState, topic["joint_states"], self._on_joint_states, 10)

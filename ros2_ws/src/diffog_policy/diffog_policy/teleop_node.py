@@ -27,7 +27,7 @@ from diffog.deploy.rate_loop import RateLoop
 from diffog.hardware.dynamixel_arm import DynamixelArm
 from diffog.hardware.robot import Arm, ArmState, Bimanual, RobotError
 from diffog.hardware.teleop import Phase, Teleoperator
-from diffog_policy.interbotix_arm import InterbotixArm
+from diffog_policy.interbotix_arm import InterbotixArm, arm_topics
 
 PARAMETERS = {
     "leader_backend": "interbotix",     # interbotix | dynamixel
@@ -43,7 +43,7 @@ class MirroredArm(Arm):
 
     def __init__(self, node: Node, arm: Arm, interface: dict):
         super().__init__(arm.name)
-        topic = {k: v.format(arm_ns=arm.name) for k, v in interface.items() if isinstance(v, str)}
+        topic = arm_topics(interface, arm.name)
         self.arm = arm
         self.states = node.create_publisher(JointState, topic["joint_states"], 10)
         self.group = node.create_publisher(JointGroupCommand, topic["arm_group_command"], 10)
@@ -111,6 +111,9 @@ class TeleopNode(Node):
         self.loop.start()
 
     def _tick(self) -> None:
+        for arm in self.bots["follower"].arms.values():
+            if isinstance(arm, MirroredArm):  # nobody else publishes a directly driven follower's joint_states
+                arm.read()
         was = self.teleop.phase
         self.teleop.tick()
         if was is Phase.WAITING and self.teleop.phase is Phase.RUNNING:

@@ -1,0 +1,93 @@
+"""The teleop node driving four emulated Dynamixel buses (real dynamixel-sdk in the node process): start pose,
+start gesture, leaders torqued off, followers tracking, and the follower topics the recorder listens to."""
+import contextlib
+import copy
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+rclpy = pytest.importorskip("rclpy", reason="run through `make test` (needs env.sh)")
+from interbotix_xs_msgs.msg import JointGroupCommand  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+
+from diffog.config import load_robot_description  # noqa: E402
+from diffog.hardware import dynamixel_table as xt  # noqa: E402
+from diffog.hardware.gripper import GripperMapping  # noqa: E402
+from diffog.hardware.servo_bus_emulator import ServoBusEmulator  # noqa: E402
+
+pytestmark = pytest.mark.ros
+ARMS = ("leader_left", "leader_right", "follower_left", "follower_right")
+
+
+def wait_for(predicate, what, proc, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{what}: {proc.communicate()[0]}")
+        time.sleep(0.02)
+
+
+def test_teleop_node_over_dynamixel_buses(tmp_path):
+    d = copy.deepcopy(load_robot_description())
+    ids = d["motor_ids"]
+    g = GripperMapping.from_description(d)
+    with contextlib.ExitStack() as stack:
+        buses = {a: stack.enter_context(ServoBusEmulator(ids.values())) for a in ARMS}
+        d["ports"] = {a: bus.port for a, bus in buses.items()}
+        d["teleop"]["move_time_s"] = 0.2
+        (tmp_path / "aloha.yaml").write_text(yaml.safe_dump(d))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "diffog_policy.teleop_node", "--ros-args", "-p", "leader_backend:=dynamixel",
+             "-p", "follower_backend:=dynamixel", "-p", f"robot_description:={tmp_path / 'aloha.yaml'}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stack.callback(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+
+        def reg(arm, joint, address, size=1):
+            return buses[arm].servo(ids[joint]).int_at(address, size)
+
+        def hand(arm, joint, rad):
+            buses[arm].servo(ids[joint]).set_int(xt.PRESENT_POSITION, xt.radians_to_ticks(rad))
+
+        # start pose reached, leader grippers freed for the gesture
+        wait_for(lambda: reg("leader_right", "gripper", xt.TORQUE_ENABLE) == 0
+                 and reg("leader_right", "waist", xt.TORQUE_ENABLE) == 1, "never reached the start pose", proc)
+        for arm in ARMS:
+            assert xt.ticks_to_radians(reg(arm, "elbow", xt.GOAL_POSITION, 4)) == pytest.approx(
+                d["start_pose"][2], abs=2e-3)
+        assert reg("follower_left", "gripper", xt.OPERATING_MODE) == 5
+        time.sleep(0.3)
+        assert reg("leader_left", "waist", xt.TORQUE_ENABLE) == 1  # no gesture yet: leaders stay torqued
+
+        ctx = rclpy.Context()
+        rclpy.init(context=ctx)
+        node = rclpy.create_node("teleop_test", context=ctx)
+        executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
+        executor.add_node(node)
+        heard = {"states": [], "commands": []}
+        node.create_subscription(JointState, "/follower_left/joint_states", heard["states"].append, 10)
+        node.create_subscription(JointGroupCommand, "/follower_left/commands/joint_group", heard["commands"].append, 10)
+        try:
+            for arm in ("leader_left", "leader_right"):  # the operator squeezes both leader grippers
+                hand(arm, "gripper", -0.5)
+            wait_for(lambda: all(s.table[xt.TORQUE_ENABLE] == 0 for a in ("leader_left", "leader_right")
+                                 for s in buses[a].servos.values()), "leaders never torqued off", proc)
+            hand("leader_left", "waist", 0.4)
+            hand("leader_left", "gripper", g.leader.joint_open)
+            wait_for(lambda: abs(xt.ticks_to_radians(reg("follower_left", "waist", xt.GOAL_POSITION, 4)) - 0.4) < 2e-3,
+                     "follower never followed", proc)
+            assert xt.ticks_to_radians(reg("follower_left", "gripper", xt.GOAL_POSITION, 4)) == pytest.approx(
+                g.follower.joint_open, abs=2e-3)
+            assert xt.ticks_to_radians(reg("follower_right", "waist", xt.GOAL_POSITION, 4)) == pytest.approx(0, abs=2e-3)
+            deadline = time.monotonic() + 30
+            while not (heard["states"] and heard["commands"]) and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.1)
+            assert heard["states"][-1].name[:7] == ["waist", "shoulder", "elbow", "forearm_roll", "wrist_angle",
+                                                   "wrist_rotate", "gripper"]
+            assert heard["commands"][-1].cmd[0] == pytest.approx(0.4, abs=2e-3)
+        finally:
+            node.destroy_node()
+            rclpy.shutdown(context=ctx)
