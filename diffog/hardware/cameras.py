@@ -109,8 +109,9 @@ class SimCamera(Camera):
             raise CameraError(f"camera {name}: the sim env was made without render_size, so it cannot render")
         height, width = env.render_size
         super().__init__(name, width, height, fps)
-        self._env = env
-        env.render(name)  # fails now, with the sim's message, for a camera the sim does not have
+        if name not in env.cameras:
+            raise CameraError(f"camera {name}: the sim env renders {list(env.cameras)}")
+        self._env = env  # the first read() makes the GL context, on the thread that keeps reading
 
     def read(self) -> Frame:
         stamp = time.time()

@@ -40,8 +40,8 @@ def test_sim_camera_renders_small_stamped_frames():
         frame = cam.read()
         assert frame.image.shape == (24, 32, 3) and frame.image.dtype == np.uint8 and frame.image.std() > 0
         assert t0 <= frame.stamp <= time.time()
-        with pytest.raises(ValueError, match="unknown camera"):
-            SimCamera("cam_top", env)
+        with pytest.raises(CameraError, match="renders"):
+            SimCamera("cam_low", env)
     finally:
         env.close()
     with pytest.raises(CameraError, match="without render_size"):
