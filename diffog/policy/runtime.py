@@ -1,0 +1,106 @@
+"""The trained policy as deployment uses it: robot-unit observations in, robot-unit action chunks out."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from diffog.config import action_joint_names, load_robot_description
+from diffog.data.dataset import resize_images
+from diffog.data.normalizer import MinMaxNormalizer
+from diffog.policy.checkpoint import CheckpointError, read_checkpoint
+from diffog.policy.diffog_policy import DiffOGPolicy
+from diffog.policy.factory import build_policy
+from diffog.policy.obs_encoder import IMAGE_PREFIX
+
+
+class LoadedPolicy:
+    """Holds a DiffOGPolicy in eval mode with its EMA weights; see diffog.policy for the interface."""
+
+    def __init__(self, policy: DiffOGPolicy, config: Mapping, joint_names: Sequence[str], control_rate_hz: float,
+                 device: torch.device, seed: int | None = None):
+        self.model = policy.to(device).eval()
+        self.config = dict(config)
+        p = self.config["policy"]
+        self.normalizer: MinMaxNormalizer = policy.normalizer
+        self.joint_names = list(joint_names)
+        self.horizon, self.n_obs_steps, self.n_action_steps = p["horizon"], p["n_obs_steps"], p["n_action_steps"]
+        self.chunk_length = self.horizon - self.n_obs_steps + 1  # steps from the current one on
+        self.frame_skip = self.config["task"]["frame_skip"]
+        self.dt = self.frame_skip / control_rate_hz  # seconds between consecutive chunk actions
+        self.cameras, self.image_size, self.lowdim_keys = list(p["cameras"]), tuple(p["image_size"]), list(p["lowdim_keys"])
+        self.has_layer = policy.layer is not None
+        self.device = device
+        self._generator = torch.Generator(device).manual_seed(seed) if seed is not None else None
+
+    def _obs_tensors(self, obs: Mapping) -> dict[str, torch.Tensor]:
+        out = {}
+        for key in self.lowdim_keys:
+            if key not in obs:
+                raise KeyError(f"observation lacks {key!r}; the policy needs {self.lowdim_keys} and cameras {self.cameras}")
+            x = np.asarray(obs[key], dtype=np.float32)
+            want = (self.n_obs_steps, self.normalizer.dim(key))
+            if x.shape != want:
+                raise ValueError(f"observation {key!r} has shape {x.shape}, expected {want} (n_obs_steps x dim)")
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"observation {key!r} contains NaN or inf")
+            out[key] = torch.from_numpy(x)[None].to(self.device)
+        images = obs.get("images", {})
+        for cam in self.cameras:
+            if cam not in images:
+                raise KeyError(f"observation lacks camera {cam!r}; the policy needs {self.cameras}")
+            img = np.asarray(images[cam])
+            if img.dtype != np.uint8 or img.ndim != 4 or img.shape[0] != self.n_obs_steps or img.shape[-1] != 3:
+                raise ValueError(f"camera {cam!r}: expected ({self.n_obs_steps}, H, W, 3) uint8, got {img.dtype} {img.shape}")
+            img = resize_images(img, self.image_size).transpose(0, 3, 1, 2)
+            out[IMAGE_PREFIX + cam] = torch.from_numpy(np.ascontiguousarray(img))[None].to(self.device)
+        return out
+
+    @torch.no_grad()
+    def sample_raw(self, obs: Mapping) -> np.ndarray:
+        """The base policy's chunk alone, (chunk_length, D) robot units: for deployments that refine it
+        themselves (diffog.deploy times and compares the refiners on the same raw chunk)."""
+        m = self.model
+        nraw = m.base.sample(m.normalize_obs(self._obs_tensors(obs)), self._generator)[:, m.start:]
+        return self.normalizer.unnormalize("action", nraw)[0].cpu().numpy().astype(np.float64)
+
+    def predict_chunk(self, obs: Mapping, past_action: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """(raw_chunk, refined_chunk, stats): (chunk_length, D) robot-unit actions from the current step on,
+        `refined_chunk` None for a policy without a DiffOG layer. Bad observations raise before any compute."""
+        tensors = self._obs_tensors(obs)
+        past = None
+        if past_action is not None and self.has_layer:
+            past = np.asarray(past_action, dtype=np.float32).reshape(1, -1)
+            if past.shape[1] != len(self.joint_names) or not np.all(np.isfinite(past)):
+                raise ValueError(f"past_action must be {len(self.joint_names)} finite values")
+            past = torch.from_numpy(past).to(self.device)
+        t0 = time.perf_counter()
+        raw, refined = self.model.predict(tensors, past, self._generator)
+        stats = {"inference_s": time.perf_counter() - t0}
+        if self.has_layer and self.model.layer.last_stats is not None:
+            stats.update(self.model.layer.last_stats.summary())
+        raw_np = raw[0].cpu().numpy().astype(np.float64)
+        ref_np = None if refined is None else refined[0].cpu().numpy().astype(np.float64)
+        for name, chunk in (("raw", raw_np), ("refined", ref_np)):
+            if chunk is not None and not np.all(np.isfinite(chunk)):
+                raise FloatingPointError(f"the policy produced a non-finite {name} chunk")
+        return raw_np, ref_np, stats
+
+
+def load_policy(checkpoint_path: str | os.PathLike, device: str | torch.device = "cpu",
+                seed: int | None = None) -> LoadedPolicy:
+    """Load a checkpoint for this robot (aloha.yaml): another robot or action layout raises CheckpointError."""
+    desc = load_robot_description()
+    payload = read_checkpoint(checkpoint_path, joint_names=action_joint_names(desc), robot=desc["robot"])
+    normalizer = MinMaxNormalizer.from_state_dict(payload["normalizer"])
+    policy = build_policy(payload["config"], normalizer, payload["joint_names"])
+    try:
+        policy.load_state_dict(payload["weights"])
+    except RuntimeError as e:  # weights that do not fit the architecture their own config describes
+        raise CheckpointError(f"{checkpoint_path}: weights do not match the checkpoint's config: {e}") from e
+    return LoadedPolicy(policy, payload["config"], payload["joint_names"], desc["control_rate_hz"],
+                        torch.device(device), seed)

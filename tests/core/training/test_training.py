@@ -1,0 +1,125 @@
+"""Training modes, checkpoints, resume, offline evaluation and the CLI on a few synthetic episodes."""
+import argparse
+import json
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+
+from diffog.config import action_joint_names
+from diffog.policy import CheckpointError, load_policy, read_checkpoint, save_checkpoint
+from diffog.training.__main__ import main
+from diffog.training.config import compose_config
+from diffog.training.trainer import train
+
+
+def test_short_base_training_lowers_the_loss(base_run):
+    losses = base_run["losses"]
+    assert len(losses) == 300
+    assert np.mean(losses[-20:]) < 0.85 * np.mean(losses[:20]), (np.mean(losses[:20]), np.mean(losses[-20:]))
+    assert base_run["val"]["dp_loss"] < np.mean(losses[:20])
+    assert base_run["samples_per_s"] > 0
+
+
+def test_dataset_mode_trains_dp_and_layer_together(episode_dir, tmp_path, overrides):
+    s = train(compose_config(overrides(episode_dir, tmp_path, "mode=dataset", "training.num_steps=3",
+                                       "training.batch_size=4")))
+    payload = read_checkpoint(s["checkpoint"])
+    assert set(s["val"]) == {"loss", "dp_loss", "layer_loss"}
+    assert any(k.startswith("layer.q_net.") for k in payload["weights"])
+    assert payload["train_state"]["step"] == 3
+    assert torch.equal(payload["weights"]["layer.q_net.to_factor.weight"],
+                       payload["train_state"]["model"]["layer.q_net.to_factor.weight"]) is False
+
+
+def test_refine_mode_leaves_the_base_bit_identical(base_run, episode_dir, tmp_path, overrides):
+    base = read_checkpoint(base_run["checkpoint"])
+    s = train(compose_config(overrides(episode_dir, tmp_path, "mode=refine", f"mode.base_checkpoint={base_run['checkpoint']}",
+                                       "training.num_steps=2", "training.batch_size=4", "policy=state")))
+    refined = read_checkpoint(s["checkpoint"])
+    assert refined["config"]["policy"] == base["config"]["policy"], "the policy config comes from the base"
+    for name in ("weights", ):
+        base_keys = [k for k in refined[name] if k.startswith("base.")]
+        assert base_keys and all(torch.equal(refined[name][k], base["weights"][k]) for k in base_keys)
+    live = refined["train_state"]["model"]
+    assert all(torch.equal(live[k], base["weights"][k]) for k in live if k.startswith("base."))
+    opt_params = refined["train_state"]["optimizer"]["param_groups"][0]["params"]
+    assert len(opt_params) == sum(1 for k in live if k.startswith("layer.q_net.")), "only the layer is optimized"
+    assert set(s["val"]) == {"loss", "layer_loss"}
+
+
+def test_checkpoint_round_trip_gives_identical_actions(base_run, tmp_path):
+    obs = {"qpos": np.random.default_rng(0).uniform(-0.3, 0.3, (2, 14))}
+    a = load_policy(base_run["checkpoint"], seed=7)
+    b = load_policy(base_run["checkpoint"], seed=7)
+    raw_a, ref_a, stats = a.predict_chunk(obs)
+    raw_b, _, _ = b.predict_chunk(obs)
+    assert raw_a.shape == (a.chunk_length, 14) and ref_a is None and stats["inference_s"] > 0
+    assert np.array_equal(raw_a, raw_b)
+    assert a.joint_names == action_joint_names() and a.horizon == 16 and a.n_action_steps == 8
+    assert a.dt == pytest.approx(0.02)
+    exported = tmp_path / "small.ckpt"
+    main(["export", base_run["checkpoint"], str(exported)])
+    assert "train_state" not in read_checkpoint(exported)
+    assert exported.stat().st_size < pathlib.Path(base_run["checkpoint"]).stat().st_size
+    assert np.array_equal(load_policy(exported, seed=7).predict_chunk(obs)[0], raw_a)
+
+
+def test_bad_observations_raise_before_inference(base_run):
+    policy = load_policy(base_run["checkpoint"])
+    with pytest.raises(ValueError, match="NaN"):
+        policy.predict_chunk({"qpos": np.full((2, 14), np.nan)})
+    with pytest.raises(ValueError, match="shape"):
+        policy.predict_chunk({"qpos": np.zeros((1, 14))})
+    with pytest.raises(KeyError, match="qpos"):
+        policy.predict_chunk({"joints": np.zeros((2, 14))})
+
+
+def test_bad_checkpoints_fail_clearly(base_run, tmp_path):
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_policy(garbage)
+
+    pickled = tmp_path / "pickled.ckpt"  # an arbitrary pickled object: weights_only refuses to build it
+    torch.save({"format": "diffog-policy", "obj": argparse.Namespace(cmd="rm -rf")}, pickled)
+    with pytest.raises(CheckpointError, match="refused.*Namespace"):
+        load_policy(pickled)
+    with pytest.raises(CheckpointError, match="no such"):
+        load_policy(tmp_path / "missing.ckpt")
+
+    payload = read_checkpoint(base_run["checkpoint"])
+    args = dict(weights=payload["weights"], normalizer_state=payload["normalizer"], config=payload["config"])
+    other = save_checkpoint(tmp_path / "other.ckpt", joint_names=[f"j{i}" for i in range(7)], robot="aloha", **args)
+    with pytest.raises(CheckpointError, match="7-dim action"):
+        load_policy(other)
+    koch = save_checkpoint(tmp_path / "koch.ckpt", joint_names=payload["joint_names"], robot="koch", **args)
+    with pytest.raises(CheckpointError, match="robot 'koch'"):
+        load_policy(koch)
+    wrong_cfg = dict(payload["config"], policy=dict(payload["config"]["policy"], down_dims=[8, 16]))
+    mismatched = save_checkpoint(tmp_path / "mismatch.ckpt", weights=payload["weights"], config=wrong_cfg,
+                                 normalizer_state=payload["normalizer"], joint_names=payload["joint_names"], robot="aloha")
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_policy(mismatched)
+    old = tmp_path / "old.ckpt"
+    torch.save(dict(payload, format_version=0), old)
+    with pytest.raises(CheckpointError, match="format version 0"):
+        load_policy(old)
+
+
+def test_resume_continues_from_the_saved_step(episode_dir, tmp_path, overrides):
+    first = train(compose_config(overrides(episode_dir, tmp_path, "mode=base", "training.num_steps=4")))
+    main(["resume", first["checkpoint"], "training.num_steps=7"])
+    payload = read_checkpoint(first["checkpoint"])
+    assert payload["train_state"]["step"] == 7 and payload["config"]["training"]["num_steps"] == 7
+    assert payload["train_state"]["optimizer"]["state"], "the optimizer moments came back"
+
+
+def test_evaluate_reports_losses_action_error_and_trajectory_metrics(base_run, capsys):
+    main(["evaluate", base_run["checkpoint"]])
+    report = json.loads(capsys.readouterr().out)
+    assert report["split"] == "val" and report["episodes"] == 2
+    for key in ("dp_loss", "raw/action_error", "raw/velocity_max", "raw/acceleration_std", "demo/velocity_max",
+                "raw/bound_violation_rate"):
+        assert np.isfinite(report[key]), key
