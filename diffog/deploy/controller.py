@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffog.deploy.latency import LatencyBreakdown
-from diffog.deploy.observation import NoObservation, Observation, ObservationMatcher
+from diffog.deploy.observation import NonFiniteObservation, NoObservation, Observation, ObservationMatcher
 from diffog.deploy.safety import SafetyFilter, UnsafeCommand
 from diffog.deploy.streamer import ChunkStreamer
 
@@ -30,6 +30,7 @@ class PlanResult:
     past_action: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
     hold_reason: str = ""
+    fault: bool = False  # the hold comes from bad data (NaN / inf), not from waiting for data or the e-stop
 
 
 class PolicyController:
@@ -65,7 +66,7 @@ class PolicyController:
                 history = self.matcher.history(now, self.n_obs_steps, self.chunk_dt)
         except NoObservation as e:
             self.hold()
-            return PlanResult(stamp=now, hold_reason=str(e))
+            return PlanResult(stamp=now, hold_reason=str(e), fault=isinstance(e, NonFiniteObservation))
         obs = history[-1]
         with self._lock:
             past = self.streamer.last if self.streamer.last is not None else obs.qpos
@@ -79,6 +80,7 @@ class PolicyController:
         for name, chunk in (("raw", result.raw), ("refined", result.refined)):
             if chunk.ndim != 2 or chunk.shape[1] != len(past) or not np.all(np.isfinite(chunk)):
                 self.hold()
+                result.fault = True
                 result.hold_reason = f"{name} chunk of shape {chunk.shape} is not a finite (T, {len(past)}) array"
                 return result
         with self._lock:

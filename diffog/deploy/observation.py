@@ -19,6 +19,10 @@ class NoObservation(RuntimeError):
     """No usable observation: nothing matched within the tolerance, stale, or non-finite. The robot holds."""
 
 
+class NonFiniteObservation(NoObservation):
+    """A sensor reported NaN or inf: a fault to report as an error, not a wait for data."""
+
+
 Sample = tuple[float, np.ndarray]
 
 
@@ -65,6 +69,10 @@ class ObservationMatcher:
         missing = [k for k, q in self._streams.items() if not q]
         if missing:
             raise NoObservation(f"no data yet from {missing}")
+        lagging = min(self._streams, key=lambda k: self._streams[k][-1][0])
+        if (age := now - self._streams[lagging][-1][0]) > self.timeout_s:
+            raise NoObservation(f"stale observation: {lagging}'s newest sample is {age:.3f} s old "
+                                f"(timeout {self.timeout_s} s)")
         newest = self._newest_match()
         if newest is None:
             raise NoObservation(f"no set of samples within {self.tolerance_s * 1e3:.0f} ms of each other")
@@ -84,7 +92,7 @@ class ObservationMatcher:
         for name, sl in self.joint_slices.items():
             qpos[sl] = match[name][1]
         if not np.all(np.isfinite(qpos)):
-            raise NoObservation(f"non-finite joint positions in dims {np.flatnonzero(~np.isfinite(qpos)).tolist()}")
+            raise NonFiniteObservation(f"non-finite joint positions in dims {np.flatnonzero(~np.isfinite(qpos)).tolist()}")
         return Observation(stamp=min(s for s, _ in match.values()), qpos=qpos,
                            streams={k: match[k][1] for k in self.others})
 

@@ -15,8 +15,11 @@ setup(
     description="ROS 2 nodes of the DiffOG stack over the ROS-free diffog core",
     license="MIT",
     entry_points={"console_scripts": [
+        "policy_node = diffog_policy.policy_node:main",
         "recorder_node = diffog_policy.recorder_node:main",
         "teleop_node = diffog_policy.teleop_node:main",
         "camera_node = diffog_policy.camera_node:main",
+        "bag_recorder = diffog_policy.bag_tools:record_main",
+        "bag_player = diffog_policy.bag_tools:play_main",
     ]},
 )

@@ -60,7 +60,7 @@ def test_nan_in_the_chunk_holds():
     c = make(infer=lambda history: np.full((8, 14), np.nan))
     observe(c, 0.0)
     r = c.plan(0.0)
-    assert "raw chunk" in r.hold_reason and not c.streamer.active
+    assert "raw chunk" in r.hold_reason and r.fault and not c.streamer.active
     assert c.command(0.02) is None
 
 
@@ -71,7 +71,7 @@ def test_nan_observation_holds_the_running_chunk():
     sent = [x for x in run_commands(c, 0.0, 0.1) if x is not None]
     observe(c, 0.12, qpos=np.full(14, np.nan))
     r = c.plan(0.12)
-    assert "non-finite" in r.hold_reason
+    assert "non-finite" in r.hold_reason and r.fault
     assert c.command(0.14) is None
     np.testing.assert_allclose(c.last_sent, sent[-1])
 

@@ -1,0 +1,205 @@
+"""Policy node: Diffusion Policy + a chosen refiner (none / clip / penalty / diffog) driving the ALOHA followers.
+
+A thin ROS shell over diffog.deploy.PolicyController: subscriptions feed its observation matcher, a RateLoop
+thread runs inference at `rate_hz` off the executor (joint-state callbacks never wait), and a `command_rate_hz`
+timer streams the refined chunk through the safety filter to the Interbotix xs_sdk command topics.
+
+Topics (names from aloha.yaml `ros_interface`, identical on the real robot and the sim):
+  in   /<follower>/joint_states (sensor_msgs/JointState), /<cam>/camera/color/image_rect_raw (sensor_msgs/Image)
+  out  /<follower>/commands/joint_group (arm), /<follower>/commands/joint_single (gripper),
+       ~/action_chunk (diffog_msgs/ActionChunk), ~/refinement_stats (diffog_msgs/RefinementStats),
+       /diagnostics (latency breakdown, hold reason, achieved rate)
+  srv  ~/estop (std_srvs/SetBool): true stops commanding and planning, false resumes.
+
+Holding: on a stale, unmatched or non-finite observation, a non-finite chunk, an unsafe command or the e-stop,
+the node sends nothing further; the last command sent stays the servos' goal, so the arms hold still.
+Torque on shutdown: the node never changes torque. It stops commanding, and the arms stay torqued at the last
+goal (a ViperX with torque off falls under gravity); park them (sleep pose) before turning torque off.
+"""
+from __future__ import annotations
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diffog_msgs.msg import ActionChunk, RefinementStats
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.time import Time
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
+from std_srvs.srv import SetBool
+
+from diffog.config import load_robot_description
+from diffog.deploy.aloha_topics import AlohaTopics, image_from_msg_fields
+from diffog.deploy.controller import PlanResult, PolicyController
+from diffog.deploy.observation import ObservationMatcher
+from diffog.deploy.rate_loop import RateLoop
+from diffog.deploy.runtime_policy import load_runtime_policy
+from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
+
+PARAMETERS = {
+    "checkpoint": "",              # policy checkpoint (.pt); required
+    "device": "cpu",
+    "refiner": "diffog",           # none | clip | penalty | diffog
+    "rate_hz": 6.0,                # policy ticks per second (4-6 Hz on ALOHA)
+    "ddim_steps": 0,               # 0: the checkpoint's
+    "n_action_steps": 0,           # 0: the checkpoint's
+    "command_rate_hz": 0.0,        # 0: aloha.yaml control_rate_hz
+    "stamp_tolerance_s": 0.05,     # joint states and images of one observation lie this close
+    "observation_timeout_s": 0.5,  # older inputs: hold
+    "step_scale": 1.0,             # max command step = step_scale * velocity limit / command rate
+    "robot_description": "",       # aloha.yaml; "" = the one shipped with aloha_bringup
+}
+
+
+def stamp_to_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class PolicyNode(Node):
+    def __init__(self) -> None:
+        super().__init__("policy")
+        p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
+        if not p["checkpoint"]:
+            raise ValueError("parameter 'checkpoint' is required")
+        description = load_robot_description(p["robot_description"]) if p["robot_description"] \
+            else load_robot_description()
+        self.topics = AlohaTopics.load(description)
+        self.policy = load_runtime_policy(p["checkpoint"], device=p["device"], refiner=p["refiner"],
+                                          ddim_steps=p["ddim_steps"] or None,
+                                          n_action_steps=p["n_action_steps"] or None)
+        command_rate = p["command_rate_hz"] or description["control_rate_hz"]
+        if self.policy.lowdim_streams:
+            raise ValueError(f"the checkpoint needs inputs {self.policy.lowdim_streams} that no robot topic carries; "
+                             f"deploy a policy trained on joints and cameras")
+        history_s = (self.policy.n_obs_steps - 1) * self.policy.dt + p["observation_timeout_s"] + p["stamp_tolerance_s"]
+        matcher = ObservationMatcher(self.topics.qpos_slices(), self.policy.streams, p["stamp_tolerance_s"],
+                                     p["observation_timeout_s"], history_s)
+        safety = SafetyFilter(JointLimits.from_description(description), 1.0 / command_rate, p["step_scale"])
+        self.controller = PolicyController(self.policy.infer, self.policy.refine, matcher, safety,
+                                           self.policy.dt, self.policy.n_action_steps, self.policy.n_obs_steps)
+
+        self.arm_pubs, self.gripper_pubs = [], []
+        for f in self.topics.followers:
+            self.create_subscription(JointState, self.topics.topic("joint_states", arm_ns=f),
+                                     lambda m, f=f: self._on_joint_state(f, m), 10)
+            self.arm_pubs.append(self.create_publisher(
+                JointGroupCommand, self.topics.topic("arm_group_command", arm_ns=f), 10))
+            self.gripper_pubs.append(self.create_publisher(
+                JointSingleCommand, self.topics.topic("gripper_command", arm_ns=f), 10))
+        for cam in self.policy.cameras:
+            self.create_subscription(Image, self.topics.topic("camera_image", camera=cam),
+                                     lambda m, c=cam: self._on_image(c, m), 2)
+        self.chunk_pub = self.create_publisher(ActionChunk, "~/action_chunk", 10)
+        self.stats_pub = self.create_publisher(RefinementStats, "~/refinement_stats", 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_service(SetBool, "~/estop", self._on_estop)
+        self.create_timer(1.0 / command_rate, self._on_command_tick)
+        self.loop = RateLoop(p["rate_hz"], self._on_policy_tick,
+                             on_error=lambda e: self.get_logger().error(f"policy tick failed, holding: {e!r}"))
+        self.loop.start()
+        self.get_logger().info(f"policy ready: refiner={self.policy.refiner} rate={p['rate_hz']} Hz "
+                               f"cameras={self.policy.cameras} commands at {command_rate} Hz")
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_joint_state(self, follower: str, msg: JointState) -> None:
+        try:
+            qpos = self.topics.arm_qpos(list(msg.name), list(msg.position))
+        except KeyError as e:
+            self.get_logger().error(str(e), throttle_duration_sec=5.0)
+            return
+        self.controller.add_observation(follower, stamp_to_s(msg.header.stamp), qpos)
+
+    def _on_image(self, camera: str, msg: Image) -> None:
+        try:
+            img = image_from_msg_fields(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
+        except ValueError as e:
+            self.get_logger().error(f"{camera}: {e}", throttle_duration_sec=5.0)
+            return
+        self.controller.add_observation(camera, stamp_to_s(msg.header.stamp), img)
+
+    def _on_policy_tick(self) -> None:
+        if self.controller.estopped:
+            return
+        result = self.controller.plan(self.now_s(), clock=self.now_s)
+        if result.fault:  # rclpy ties a severity to each logging call site, hence two calls
+            self.get_logger().error(f"holding: {result.hold_reason}", throttle_duration_sec=2.0)
+        elif result.hold_reason:
+            self.get_logger().warning(f"holding: {result.hold_reason}", throttle_duration_sec=2.0)
+        else:
+            with result.latency.timing("publish_s"):
+                self._publish_chunk(result)
+        self._publish_diagnostics(result)
+
+    def _publish_chunk(self, r: PlanResult) -> None:
+        header = self._header(r.stamp)
+        self.chunk_pub.publish(ActionChunk(
+            header=header, joint_names=self.policy.joint_names, dt=float(self.policy.dt), horizon=len(r.raw),
+            refiner=self.policy.refiner, raw_chunk=r.raw.ravel().tolist(), refined_chunk=r.refined.ravel().tolist(),
+            past_action=r.past_action.tolist()))
+        s = r.stats
+        self.stats_pub.publish(RefinementStats(
+            header=header, refiner=self.policy.refiner, backend=str(s.get("backend", "")),
+            solver_iterations=int(s.get("solver_iterations", 0)), converged=bool(s.get("converged", True)),
+            solve_time_s=float(r.latency.refinement_s), active_constraints=int(s.get("active_constraints", 0)),
+            max_constraint_violation=float(s.get("max_constraint_violation", 0.0)),
+            max_step_before=float(s.get("max_step_before", 0.0)), max_step_after=float(s.get("max_step_after", 0.0))))
+
+    def _publish_diagnostics(self, r: PlanResult) -> None:
+        values = {**{k: f"{v:.6f}" for k, v in r.latency.as_dict().items()},
+                  "refiner": self.policy.refiner, "achieved_rate_hz": f"{self.loop.achieved_rate_hz():.3f}",
+                  "hold_reason": r.hold_reason}
+        status = DiagnosticStatus(level=DiagnosticStatus.WARN if r.hold_reason else DiagnosticStatus.OK,
+                                  name=f"{self.get_name()}: policy tick", hardware_id="aloha",
+                                  message=r.hold_reason or "chunk published",
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        self.diag_pub.publish(DiagnosticArray(header=self._header(self.now_s()), status=[status]))
+
+    def _on_command_tick(self) -> None:
+        try:
+            cmd = self.controller.command(self.now_s())
+        except UnsafeCommand as e:
+            self.get_logger().error(f"holding: {e}", throttle_duration_sec=2.0)
+            return
+        if cmd is None:
+            return
+        for (f, sl), arm_pub, grip_pub in zip(self.topics.qpos_slices().items(), self.arm_pubs, self.gripper_pubs):
+            arm, gripper = self.topics.arm_command(cmd[sl])
+            arm_pub.publish(JointGroupCommand(name="arm", cmd=arm))
+            grip_pub.publish(JointSingleCommand(name="gripper", cmd=gripper))
+
+    def _on_estop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        self.controller.set_estop(request.data)
+        response.success = True
+        response.message = "e-stop engaged: holding" if request.data else "e-stop released"
+        self.get_logger().warning(response.message)
+        return response
+
+    @staticmethod
+    def _header(t: float) -> Header:
+        return Header(stamp=Time(nanoseconds=round(t * 1e9)).to_msg())
+
+    def destroy_node(self) -> None:
+        self.loop.stop()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PolicyNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()
