@@ -32,6 +32,7 @@ import numpy as np
 FORMAT = "diffog-aloha-1"
 EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 JPEG_QUALITY = 50  # ALOHA's setting
+GROW = 256  # frames by which every dataset grows
 
 
 class EpisodeFormatError(ValueError):
@@ -106,17 +107,31 @@ class EpisodeWriter:
                                  "created": datetime.datetime.now(datetime.timezone.utc).isoformat()})
         self.set_metadata(**(metadata or {}))
         self._frames = 0
+        self._capacity = 0
         self._closed = False
-        obs = self._file.create_group("observations")
-        for key in ("qpos", "qvel", "effort"):
-            obs.create_dataset(key, (0, state_dim), maxshape=(None, state_dim), dtype="f8", chunks=(64, state_dim))
-        self._file.create_dataset("action", (0, state_dim), maxshape=(None, state_dim), dtype="f8",
-                                  chunks=(64, state_dim))
-        obs.create_group("images")
+        self._series: dict[str, tuple[h5py.Dataset, int]] = {}  # name -> (dataset, time axis)
+        for key in ("observations/qpos", "observations/qvel", "observations/effort", "action"):
+            self._add_series(key, (state_dim,), "f8")
+        self._file.create_group("observations/images")
         self._file.create_group("timestamps")
         if compress:
-            self._file.create_dataset("compress_len", (len(self.cameras), 0), maxshape=(len(self.cameras), None),
-                                      dtype="f4", chunks=(max(len(self.cameras), 1), 64))
+            ds = self._file.create_dataset("compress_len", (len(self.cameras), 0), maxshape=(len(self.cameras), None),
+                                           dtype="f4", chunks=(max(len(self.cameras), 1), GROW))
+            self._series["compress_len"] = (ds, 1)
+
+    def _add_series(self, name: str, row_shape: tuple[int, ...], dtype: str, chunk_rows: int = GROW) -> h5py.Dataset:
+        ds = self._file.create_dataset(name, (self._capacity, *row_shape), maxshape=(None, *row_shape), dtype=dtype,
+                                       chunks=(chunk_rows, *row_shape))
+        self._series[name] = (ds, 0)
+        return ds
+
+    def _reserve(self, t: int) -> None:
+        # datasets grow GROW frames at a time (resizing every frame costs more than writing it); close() trims
+        if t < self._capacity:
+            return
+        self._capacity += GROW
+        for ds, axis in self._series.values():
+            ds.resize(self._capacity, axis=axis)
 
     @property
     def path(self) -> pathlib.Path:
@@ -145,31 +160,40 @@ class EpisodeWriter:
             raise ValueError(f"images for {sorted(images)} but the episode records cameras {self.cameras}")
         frames = {cam: self._encode(cam, img) for cam, img in images.items()}
         stamps = {k: float(v) for k, v in (timestamps or {}).items()}
-        if self._frames and set(stamps) != set(self._file["timestamps"]):
-            raise ValueError(f"timestamps for {sorted(stamps)}, earlier frames had {sorted(self._file['timestamps'])}")
+        earlier = {k.removeprefix("timestamps/") for k in self._series if k.startswith("timestamps/")}
+        if self._frames and set(stamps) != earlier:
+            raise ValueError(f"timestamps for {sorted(stamps)}, earlier frames had {sorted(earlier)}")
         if not all(np.isfinite(v) for v in stamps.values()):
             raise ValueError(f"non-finite timestamp in {stamps}")
         # Everything is validated: from here on nothing raises on bad input, so a frame lands whole or not at all.
         t = self._frames
+        if t == 0:
+            self._create_frame_series(frames, stamps)
+        self._reserve(t)
         for key, row in rows.items():
-            ds = self._file["action"] if key == "action" else self._file["observations"][key]
-            ds.resize(t + 1, axis=0)
-            ds[t] = row
+            self._series["action" if key == "action" else f"observations/{key}"][0][t] = row
         for cam, data in frames.items():
-            self._append_image(cam, data, t)
+            self._write_image(cam, data, t)
         for key, value in stamps.items():
-            group = self._file["timestamps"]
-            if key not in group:
-                group.create_dataset(key, (0,), maxshape=(None,), dtype="f8", chunks=(256,))
-            group[key].resize(t + 1, axis=0)
-            group[key][t] = value
+            self._series[f"timestamps/{key}"][0][t] = value
         self._frames = t + 1
+
+    def _create_frame_series(self, frames: Mapping[str, np.ndarray], stamps: Mapping[str, float]) -> None:
+        for cam, data in frames.items():
+            if self.compress:  # a row per frame, zero-padded to the longest JPEG as ALOHA does
+                ds = self._file.create_dataset(f"observations/images/{cam}", (0, data.size), maxshape=(None, None),
+                                               dtype="u1", chunks=(1, data.size))
+                self._series[f"observations/images/{cam}"] = (ds, 0)
+            else:
+                self._add_series(f"observations/images/{cam}", data.shape, "u1", chunk_rows=1)
+        for key in stamps:
+            self._add_series(f"timestamps/{key}", (), "f8")
 
     def _encode(self, cam: str, image: np.ndarray) -> np.ndarray:
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"camera {cam}: expected an HxWx3 uint8 image, got {image.dtype} {image.shape}")
-        ds = self._file["observations/images"].get(cam)
+        ds, _ = self._series.get(f"observations/images/{cam}", (None, 0))
         if ds is not None and not self.compress and ds.shape[1:] != image.shape:
             raise ValueError(f"camera {cam}: image shape {image.shape} differs from earlier frames {ds.shape[1:]}")
         if not self.compress:
@@ -179,26 +203,15 @@ class EpisodeWriter:
             raise ValueError(f"camera {cam}: JPEG encoding failed")
         return buf.reshape(-1)
 
-    def _append_image(self, cam: str, data: np.ndarray, t: int) -> None:
-        group = self._file["observations/images"]
-        if cam not in group:
-            if self.compress:
-                group.create_dataset(cam, (0, data.size), maxshape=(None, None), dtype="u1", chunks=(1, data.size))
-            else:
-                group.create_dataset(cam, (0, *data.shape), maxshape=(None, *data.shape), dtype="u1",
-                                     chunks=(1, *data.shape))
-        ds = group[cam]
-        ds.resize(t + 1, axis=0)
-        if self.compress:
-            if data.size > ds.shape[1]:  # ALOHA pads every JPEG to the episode's longest
-                ds.resize(data.size, axis=1)
-            ds[t, :data.size] = data
-            ds[t, data.size:] = 0
-            lens = self._file["compress_len"]
-            lens.resize(t + 1, axis=1)
-            lens[self.cameras.index(cam), t] = data.size
-        else:
+    def _write_image(self, cam: str, data: np.ndarray, t: int) -> None:
+        ds = self._series[f"observations/images/{cam}"][0]
+        if not self.compress:
             ds[t] = data
+            return
+        if data.size > ds.shape[1]:
+            ds.resize(data.size, axis=1)
+        ds[t, :data.size] = data  # the rest of the row is HDF5's fill value, 0: ALOHA's padding
+        self._series["compress_len"][0][self.cameras.index(cam), t] = data.size
 
     def close(self, **metadata) -> pathlib.Path:
         """Finish the episode (adding `metadata`, e.g. achieved rate) and publish it; returns its path."""
@@ -207,6 +220,8 @@ class EpisodeWriter:
         if self._frames == 0:
             raise ValueError("an episode needs at least one frame; discard() it instead")
         self.set_metadata(**metadata)
+        for ds, axis in self._series.values():
+            ds.resize(self._frames, axis=axis)
         self._file.close()
         self._closed = True
         while True:

@@ -214,3 +214,22 @@ def test_corrupt_or_truncated_files_raise_a_clear_error(tmp_path):
         f.create_dataset("observations/qpos", data=qpos)
     with pytest.raises(EpisodeFormatError, match="missing ALOHA dataset"):
         read_episode(partial)
+
+
+def test_long_episode_grows_past_the_preallocation_and_is_trimmed(tmp_path):
+    from diffog.data.aloha_hdf5 import GROW
+    n = GROW + 3
+    q = np.arange(n * 14, dtype=float).reshape(n, 14)
+    stamps = {"qpos": np.arange(n) * 0.02}
+    path = write_episode(tmp_path, q, q, q, q, {"cam_high": np.zeros((n, 4, 4, 3), np.uint8)}, timestamps=stamps,
+                         compress=True)
+    ep = read_episode(path)
+    assert len(ep) == n and ep.timestamps["qpos"].shape == (n,)
+    np.testing.assert_array_equal(ep.qpos, q)
+    with h5py.File(path) as f:
+        assert f["compress_len"].shape == (1, n) and f["observations/images/cam_high"].shape[0] == n
+    w = EpisodeWriter(tmp_path)
+    w.add(q[0], q[0], q[0], q[0], timestamps={"qpos": 0.0})
+    with pytest.raises(ValueError, match="earlier frames had"):
+        w.add(q[1], q[1], q[1], q[1], timestamps={"action": 0.0})
+    w.discard()
