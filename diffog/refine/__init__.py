@@ -1,7 +1,7 @@
 """DiffOG refinement: the differentiable QP layer, its solvers, the paper's baselines and metrics (no ROS)."""
 from .baselines import PENALTY_PRESETS, clip_chunk, penalty_refine
 from .bounds import bounds_from_physical_limits, continuous_dims_from_names
-from .box_qp import BoxQPOptions, BoxQPResult, solve_box_qp
+from .box_qp import BoxQPOptions
 from .layer import DiffOGLayer, RefinementStats
 from .metrics import trajectory_metrics
 from .q_networks import count_parameters
@@ -9,7 +9,6 @@ from .q_networks import count_parameters
 __all__ = [
     "PENALTY_PRESETS",
     "BoxQPOptions",
-    "BoxQPResult",
     "DiffOGLayer",
     "RefinementStats",
     "bounds_from_physical_limits",
@@ -17,6 +16,5 @@ __all__ = [
     "continuous_dims_from_names",
     "count_parameters",
     "penalty_refine",
-    "solve_box_qp",
     "trajectory_metrics",
 ]

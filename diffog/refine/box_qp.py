@@ -230,37 +230,11 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
     return result, (out.L, out.perm) if keep_factor else (None, None)
 
 
-class BoxQPFunction(torch.autograd.Function):
-    """z*(P, q, lo, hi) with the exact active-set gradient."""
+def adjoint(L: torch.Tensor, perm: torch.Tensor, state: torch.Tensor, grad_z: torch.Tensor) -> torch.Tensor:
+    """Free part of K^-1 grad_z for the final active-set system K = [P_FF, 0; 0, I], from the saved factor.
 
-    @staticmethod
-    def forward(ctx, P, q, lo, hi, init_state, options):
-        res, (L, perm) = solve(P, q, lo, hi, init_state, options, keep_factor=any(ctx.needs_input_grad[:4]))
-        ctx.save_for_backward(P, res.z, L, perm, res.state)
-        ctx.mark_non_differentiable(res.state, res.iterations, res.fallback, res.converged, res.kkt_residual)
-        return res.z, res.state, res.iterations, res.fallback, res.converged, res.kkt_residual
-
-    @staticmethod
-    def backward(ctx, grad_z, *_):
-        P, z, L, perm, state = ctx.saved_tensors
-        # Implicit differentiation on the final active set: K w = v with K = [P_FF, 0; 0, I] (permuted).
-        w_perm = torch.cholesky_solve(grad_z.gather(1, perm).unsqueeze(-1), L).squeeze(-1)
-        w = torch.empty_like(w_perm).scatter_(1, perm, w_perm)
-        w_free = torch.where(state == 0, w, torch.zeros_like(w))
-        grad_P = -w_free.unsqueeze(-1) * z.unsqueeze(-2)
-        residual = grad_z - _matvec(P, w_free)
-        grad_lo = torch.where(state < 0, residual, torch.zeros_like(residual))
-        grad_hi = torch.where(state > 0, residual, torch.zeros_like(residual))
-        return grad_P, w_free, grad_lo, grad_hi, None, None
-
-
-def solve_box_qp(
-    P: torch.Tensor,
-    q: torch.Tensor,
-    lo: torch.Tensor,
-    hi: torch.Tensor,
-    init_state: torch.Tensor | None = None,
-    options: BoxQPOptions = BoxQPOptions(),
-) -> BoxQPResult:
-    """Differentiable batched box QP; P (B, n, n) SPD, q/lo/hi (B, n), lo < hi (+-inf allowed)."""
-    return BoxQPResult(*BoxQPFunction.apply(P, q, lo, hi, init_state, options))
+    Implicit differentiation on the final active set: dz/dq = w on free entries, dz/dP = -w z^T.
+    """
+    w_perm = torch.cholesky_solve(grad_z.gather(1, perm).unsqueeze(-1), L).squeeze(-1)
+    w = torch.empty_like(w_perm).scatter_(1, perm, w_perm)
+    return torch.where(state == 0, w, torch.zeros_like(w))

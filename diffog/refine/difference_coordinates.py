@@ -48,7 +48,11 @@ class DifferenceCoordinates:
         if m0 is not None:
             m = m0.expand_as(a).reshape(a.shape[0], self.n, 1)
             r = r - ((Q @ m) + (Q.mT @ m)).view_as(a)
-        return r.flip(1).cumsum(1).reshape(a.shape[0], self.n)
+        return self.apply_ct(r)
+
+    def apply_ct(self, v: torch.Tensor) -> torch.Tensor:
+        """C^T v in solver order (B, n) for v (B, T, D) in natural order."""
+        return v.flip(1).cumsum(1).reshape(v.shape[0], self.n)
 
     def box(
         self,

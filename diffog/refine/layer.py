@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from .bounds import BoundLike, as_bound_vector, check_bounds
-from .box_qp import BoxQPOptions, BoxQPResult, kkt_residual, solve_box_qp
+from .box_qp import BoxQPOptions, BoxQPResult, kkt_residual
+from .diffog_qp import solve_diffog_qp
 from .difference_coordinates import DifferenceCoordinates
 from .q_networks import build_q_network
 from .qpth_reference import solve_qpth, step_constraint_matrix
@@ -87,6 +88,7 @@ class DiffOGLayer(nn.Module):
         self.register_buffer("upper", hi, persistent=False)
         self.q_net = build_q_network(q_mode, horizon, action_dim, q_head, **transformer_kwargs)
         self.q_mode = q_mode
+        self.qpth_max_iter = QPTH_MAX_ITER
         self.last_stats: RefinementStats | None = None
         self._warm_state: torch.Tensor | None = None
         self._last_state: torch.Tensor | None = None
@@ -139,28 +141,20 @@ class DiffOGLayer(nn.Module):
         dtype = self.solve_dtype or a.dtype
         coords = DifferenceCoordinates(T, D, self.cmask)
         Q, a_s = Q.to(dtype), a.to(dtype)
-        m0 = coords.offset(None if past is None else past.to(dtype), a_s)
+        past = None if past is None else past.to(dtype)
         lower, upper = self.lower.to(dtype), self.upper.to(dtype)
         pb = None
         if past is not None:
             pb = (lower, upper) if past_bound is None else self._past_bound(past_bound, dtype)
-        P = coords.hessian(Q, self.alpha)
-        q = coords.linear(Q, a_s, m0)
         lo, hi = coords.box(lower, upper, B, pb)
+        m0 = coords.offset(past, a_s)
         if self.solver == "active_set":
             init = None if init_state is None else coords.to_solver(init_state)
-            res = solve_box_qp(P, q, lo, hi, init, self.solver_options)
-            y = coords.actions(res.z, m0)
+            y, res = solve_diffog_qp(Q, a_s, past, lo, hi, init, coords, self.alpha, self.solver_options)
             self._last_state = coords.from_solver(res.state)
         else:
             y = self._solve_qpth(Q, a_s, coords.from_solver(lo), coords.from_solver(hi), m0)
-            z = coords.steps(y.detach(), m0)
-            tol = 1e-9 * (1 + torch.where(torch.isfinite(lo), lo.abs(), 0) + torch.where(torch.isfinite(hi), hi.abs(), 0))
-            state = torch.where(z <= lo + tol, -1, torch.where(z >= hi - tol, 1, 0)).to(torch.int8)
-            g = (P.detach() @ z.unsqueeze(-1)).squeeze(-1) - q.detach()
-            kkt = kkt_residual(g, state, 1.0 + q.detach().abs().amax(-1, keepdim=True))
-            iters = torch.full((B,), QPTH_MAX_ITER, dtype=torch.int32, device=a.device)
-            res = BoxQPResult(z, state, iters, torch.zeros_like(kkt, dtype=torch.bool), kkt <= 1e-6, kkt)
+            res = self._certify(Q.detach(), a_s.detach(), y.detach(), m0, lo, hi, coords)
             self._last_state = None
         self.last_stats = self._stats(res, coords.steps(y.detach(), m0), lo, hi)
         return y.to(a.dtype)
@@ -199,8 +193,20 @@ class DiffOGLayer(nn.Module):
         if with_past:
             row_lo = torch.cat([row_lo, lo[:, 0, cm] + m0[:, 0, cm]], 1)
             row_hi = torch.cat([row_hi, hi[:, 0, cm] + m0[:, 0, cm]], 1)
-        y = solve_qpth(H, a.reshape(B, -1), torch.cat([G, -G]), torch.cat([row_hi, -row_lo], 1), QPTH_MAX_ITER)
+        y = solve_qpth(H, a.reshape(B, -1), torch.cat([G, -G]), torch.cat([row_hi, -row_lo], 1), self.qpth_max_iter)
         return y.to(Q.dtype).reshape(B, T, D)
+
+    def _certify(self, Q, a, y, m0, lo, hi, coords) -> BoxQPResult:
+        """KKT check of a solution found elsewhere (qpth), in the same box-QP coordinates."""
+        with torch.no_grad():
+            P, q = coords.hessian(Q, self.alpha), coords.linear(Q, a, m0)
+            z = coords.steps(y, m0)
+            tol = 1e-9 * (1 + torch.where(torch.isfinite(lo), lo.abs(), 0) + torch.where(torch.isfinite(hi), hi.abs(), 0))
+            state = torch.where(z <= lo + tol, -1, torch.where(z >= hi - tol, 1, 0)).to(torch.int8)
+            g = (P @ z.unsqueeze(-1)).squeeze(-1) - q
+            kkt = kkt_residual(g, state, 1.0 + q.abs().amax(-1, keepdim=True))
+        iters = torch.full((y.shape[0],), self.qpth_max_iter, dtype=torch.int32, device=y.device)
+        return BoxQPResult(z, state, iters, torch.zeros_like(kkt, dtype=torch.bool), kkt <= 1e-6, kkt)
 
     def _stats(self, res: BoxQPResult, z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> RefinementStats:
         """z: the steps of the returned actions (solver order), checked against the bounds independently."""
