@@ -8,6 +8,7 @@ import numpy as np
 
 from diffog.config import load_robot_description
 from diffog.hardware.gripper import GripperConstants
+from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,8 @@ class AlohaTopics:
         return {f: slice(i * n, (i + 1) * n) for i, f in enumerate(self.followers)}
 
     def arm_qpos(self, names: list[str], positions: list[float]) -> np.ndarray:
-        """6 arm joints plus the gripper normalized from the left finger's position (m), as ALOHA's recorder does
-        (xs_sdk publishes the fingers as prismatic joints `left_finger` / `right_finger`)."""
-        index = {n: i for i, n in enumerate(names)}
-        missing = [j for j in [*self.arm_joints, "left_finger"] if j not in index]
-        if missing:
-            raise KeyError(f"joint_states lacks joints {missing}; it has {names}")
-        gripper = self.gripper.position_to_normalized(positions[index["left_finger"]])
-        return np.array([*(positions[index[j]] for j in self.arm_joints), gripper], dtype=np.float64)
+        """One follower's 7 qpos entries from its joint_states, as the recorder reads them (hardware.robot)."""
+        return to_aloha({"arm": arm_state_from_joint_state(names, positions, [], [], 0.0)}, self.gripper)[0]
 
     def arm_command(self, action: np.ndarray) -> tuple[list[float], float]:
         """(6 arm joint goals, gripper joint goal in rad) for one follower from its 7 action entries."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -24,14 +25,23 @@ LAUNCH_DIR = REPO_ROOT / "launch"
 GRAPHS = LAUNCH_DIR / "graphs.yaml"
 
 
+SUBSTITUTION = re.compile(r"\$\((var|dirname|find-pkg-share)\s*([^)]*)\)")
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     name: str
     package: str
     executable: str
     params_file: pathlib.Path
-    overrides: dict[str, str] = field(default_factory=dict)  # launch-argument parameters, as strings
+    namespace: str = ""
+    overrides: dict[str, str] = field(default_factory=dict)  # parameters given in the launch file itself
     required: bool = False  # when it exits, the whole graph shuts down (launch's on_exit=Shutdown())
+
+    @property
+    def fqn(self) -> str:
+        """The node's full name, as its section in the parameters file and `--param` name it."""
+        return f"/{self.namespace}/{self.name}" if self.namespace else self.name
 
 
 @dataclass(frozen=True)
@@ -47,24 +57,32 @@ def load_graphs(path: pathlib.Path = GRAPHS) -> dict[str, Graph]:
     graphs = {}
     for name, g in spec.items():
         args = {k: str(v) for k, v in (g.get("arguments") or {}).items()}
-        nodes = [NodeSpec(n["name"], n["package"], n["executable"], path.parent / g["params"],
+        nodes = [NodeSpec(n["name"], n["package"], n["executable"], path.parent / g["params"], n.get("namespace", ""),
                           {k: str(v) for k, v in (n.get("overrides") or {}).items()}, bool(n.get("required", False)))
                  for n in g["nodes"]]
         graphs[name] = Graph(name, path.parent / g["launch"], args, nodes)
     return graphs
 
 
-def resolve_overrides(node: NodeSpec, arguments: dict[str, str]) -> dict[str, str]:
-    """`$(var x)` in an override takes the launch argument's value, as LaunchConfiguration does."""
-    out = {}
-    for key, value in node.overrides.items():
-        if value.startswith("$(var ") and value.endswith(")"):
-            arg = value[6:-1].strip()
+def substitute(value: str, arguments: dict[str, str], launch_dir: pathlib.Path = LAUNCH_DIR,
+               share=lambda package: find_package_share(package)) -> str:
+    """Resolves $(var NAME), $(dirname) and $(find-pkg-share PKG) as ROS 2 launch does."""
+    def one(m: re.Match) -> str:
+        kind, arg = m.group(1), m.group(2).strip()
+        if kind == "var":
             if arg not in arguments:
-                raise KeyError(f"node {node.name}: override {key} uses unknown launch argument {arg!r}")
-            value = arguments[arg]
-        out[key] = value
-    return out
+                raise KeyError(f"unknown launch argument {arg!r} in {value!r}; known: {sorted(arguments)}")
+            return str(arguments[arg])
+        return str(launch_dir) if kind == "dirname" else str(share(arg))
+    return SUBSTITUTION.sub(one, value)
+
+
+def find_package_share(package: str) -> pathlib.Path:
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        share = pathlib.Path(prefix) / "share" / package
+        if share.is_dir():
+            return share
+    raise FileNotFoundError(f"package {package!r} is not installed (not on AMENT_PREFIX_PATH)")
 
 
 def find_executable(package: str, executable: str) -> pathlib.Path:
@@ -78,9 +96,12 @@ def find_executable(package: str, executable: str) -> pathlib.Path:
 
 
 def node_command(node: NodeSpec, arguments: dict[str, str], params: dict[str, str]) -> list[str]:
-    cmd = [str(find_executable(node.package, node.executable)), "--ros-args", "-r", f"__node:={node.name}",
-           "--params-file", str(node.params_file)]
-    for key, value in {**resolve_overrides(node, arguments), **params}.items():
+    cmd = [str(find_executable(node.package, node.executable)), "--ros-args", "-r", f"__node:={node.name}"]
+    if node.namespace:
+        cmd += ["-r", f"__ns:=/{node.namespace}"]
+    cmd += ["--params-file", str(node.params_file)]
+    overrides = {k: substitute(v, arguments) for k, v in node.overrides.items()}
+    for key, value in {**overrides, **params}.items():
         cmd += ["-p", f"{key}:={value}"]
     return cmd
 
@@ -95,12 +116,12 @@ class GraphProcess:
         unknown = set(arguments or {}) - set(graph.arguments)
         if unknown:
             raise KeyError(f"graph {graph.name} has no launch arguments {sorted(unknown)}; it has {graph.arguments}")
-        unknown_nodes = set(params or {}) - {n.name for n in graph.nodes}
+        unknown_nodes = set(params or {}) - {n.fqn for n in graph.nodes}
         if unknown_nodes:
             raise KeyError(f"graph {graph.name} has no nodes {sorted(unknown_nodes)}")
         self.graph = graph
         args = {**graph.arguments, **(arguments or {})}
-        self.commands = {n.name: node_command(n, args, (params or {}).get(n.name, {})) for n in graph.nodes}
+        self.commands = {n.fqn: node_command(n, args, (params or {}).get(n.fqn, {})) for n in graph.nodes}
         self.cwd, self.env, self.log = cwd, env, log
         self.procs: dict[str, subprocess.Popen] = {}
         self._threads: list[threading.Thread] = []
@@ -123,7 +144,7 @@ class GraphProcess:
     def wait(self, duration: float | None = None) -> dict[str, int | None]:
         """Until a required node exits, every node exits, or `duration` seconds pass; then stop the rest."""
         deadline = None if duration is None else time.monotonic() + duration
-        required = [n.name for n in self.graph.nodes if n.required]
+        required = [n.fqn for n in self.graph.nodes if n.required]
         try:
             while deadline is None or time.monotonic() < deadline:
                 if any(self.procs[n].poll() is not None for n in required):
@@ -165,18 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arg", type=_key_value, action="append", default=[], metavar="NAME=VALUE",
                     help="launch argument, as `ros2 launch ... NAME:=VALUE`")
     ap.add_argument("--param", type=_key_value, action="append", default=[], metavar="NODE.KEY=VALUE",
-                    help="extra parameter for one node")
+                    help="extra parameter for one node (NODE as in the parameters file, e.g. policy)")
     ap.add_argument("--duration", type=float, default=None, help="stop the graph after this many seconds")
     a = ap.parse_args(argv)
     params: dict[str, dict[str, str]] = {}
     for key, value in a.param:
-        node, _, name = key.partition(".")
+        node, _, name = key.rpartition(".")
         params.setdefault(node, {})[name] = value
     graph = GraphProcess(graphs[a.graph], dict(a.arg), params).start()
     signal.signal(signal.SIGTERM, lambda *_: graph.stop())
     codes = graph.wait(a.duration)
     print(f"[graph_runner] exit codes: {codes}")
-    required = [n.name for n in graph.graph.nodes if n.required]
+    required = [n.fqn for n in graph.graph.nodes if n.required]
     return max((abs(codes[n] or 0) for n in required), default=0)
 
 

@@ -16,12 +16,12 @@ def test_topic_names_and_slices_follow_aloha_yaml(topics):
 
 
 def test_qpos_from_joint_states_in_any_order_and_gripper_normalized(topics):
-    names = ["gripper", "left_finger", "right_finger", *reversed(topics.arm_joints)]
-    positions = [0.3, 0.058, -0.058, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
+    names = ["left_finger", "right_finger", "gripper", *reversed(topics.arm_joints)]
+    positions = [0.058, -0.058, 0.3, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
     q = topics.arm_qpos(names, positions)
     np.testing.assert_allclose(q, [1, 2, 3, 4, 5, 6, 1.0])  # finger fully open -> 1
-    with pytest.raises(KeyError, match="left_finger"):
-        topics.arm_qpos(topics.arm_joints, [0.0] * 6)
+    with pytest.raises(KeyError, match="waist"):
+        topics.arm_qpos(names[:-1], positions[:-1])  # no waist
 
 
 def test_gripper_command_unnormalizes_to_the_follower_joint(topics):

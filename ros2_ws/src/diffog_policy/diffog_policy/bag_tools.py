@@ -69,7 +69,7 @@ class BagPlayerNode(Node):
         self.path = self.declare_parameter("bag", "").value
         wanted = set(self.declare_parameter("topics", [""]).value) - {""}
         self.rate = self.declare_parameter("rate", 1.0).value
-        self.delay = self.declare_parameter("start_delay_s", 0.0).value
+        self.wait_s = self.declare_parameter("wait_for_subscribers_s", 0.0).value
         if not self.path or self.rate <= 0:
             raise ValueError("parameters 'bag' (a recorded bag) and a positive 'rate' are required")
         self.topics = {t: m for t, m in bag_topics(self.path).items() if (not wanted or t in wanted) and t not in SKIP}
@@ -79,7 +79,9 @@ class BagPlayerNode(Node):
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
 
     def play(self) -> int:
-        time.sleep(self.delay)  # lets subscribers discover the publishers first
+        deadline = time.monotonic() + self.wait_s  # until every topic has a subscriber (e.g. a loading policy)
+        while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in self.pubs.values()):
+            time.sleep(0.1)
         start_wall, start_bag, n = None, None, 0
         for m in read_bag(self.path, self.topics):
             if start_wall is None:

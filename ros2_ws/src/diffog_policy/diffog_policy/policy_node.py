@@ -36,6 +36,7 @@ from diffog.deploy.observation import ObservationMatcher
 from diffog.deploy.rate_loop import RateLoop
 from diffog.deploy.runtime_policy import load_runtime_policy
 from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
+from diffog_policy.interbotix_arm import stamp_to_s
 
 PARAMETERS = {
     "checkpoint": "",              # policy checkpoint (.pt); required
@@ -50,10 +51,6 @@ PARAMETERS = {
     "step_scale": 1.0,             # max command step = step_scale * velocity limit / command rate
     "robot_description": "",       # aloha.yaml; "" = the one shipped with aloha_bringup
 }
-
-
-def stamp_to_s(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class PolicyNode(Node):
