@@ -119,6 +119,11 @@ class PolicyController:
             self.streamer.hold(at=self.last_sent)
 
     def set_estop(self, engaged: bool) -> None:
+        """Engaging holds at once. Releasing starts afresh from the measured position: while stopped the arms
+        may have been moved (by hand, or a sim reset), so the next chunk anchors to what is observed now."""
         with self._lock:
             self.estopped = engaged
             self.streamer.hold(at=self.last_sent)
+            if not engaged:
+                self.last_sent = None
+                self.streamer = ChunkStreamer()

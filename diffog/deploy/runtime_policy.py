@@ -31,11 +31,15 @@ class RuntimePolicy:
             loaded.model.base.num_inference_steps = ddim_steps
         # low-dim inputs other than the joints (e.g. object poses in sim) arrive as streams of their own
         self.lowdim_streams = [k for k in loaded.lowdim_keys if k != "qpos"]
-        bound = float(loaded.config["task"]["refine"]["bound"])
+        self.set_refiner(refiner)
+
+    def set_refiner(self, name: str) -> None:
+        """Switch the refiner (for comparisons on one loaded policy); ValueError leaves the current one."""
+        bound = float(self.loaded.config["task"]["refine"]["bound"])
         dims = continuous_dims_from_names(self.joint_names)
-        self.refiner = refiner
-        self._refine = ChunkRefiner(refiner, loaded.normalizer, dims, torch.full((len(dims),), -bound),
-                                    torch.full((len(dims),), bound), loaded.model.layer)
+        lo, hi = torch.full((len(dims),), -bound), torch.full((len(dims),), bound)
+        self._refine = ChunkRefiner(name, self.loaded.normalizer, dims, lo, hi, self.loaded.model.layer)
+        self.refiner = name
 
     @property
     def streams(self) -> list[str]:

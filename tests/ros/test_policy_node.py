@@ -165,3 +165,30 @@ def test_estop_holds_until_released(live):
     assert live.holds(t_fault)
     live.estop.call_async(SetBool.Request(data=False))
     live.wait_for_commands(timeout=10.0)
+
+
+def test_refiner_switches_at_run_time_and_unknown_names_are_refused(live):
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    client = live.node.create_client(SetParameters, "/policy/set_parameters")
+
+    def set_refiner(name):
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=name)
+        fut = client.call_async(SetParameters.Request(parameters=[Parameter(name="refiner", value=value)]))
+        t0 = time.monotonic()
+        while not fut.done() and time.monotonic() - t0 < 10:
+            time.sleep(0.05)
+        return fut.result().results[0]
+
+    assert client.wait_for_service(timeout_sec=10)
+    try:
+        assert set_refiner("clip").successful
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10 and (not live.chunks or live.chunks[-1].refiner != "clip"):
+            time.sleep(0.1)
+        assert live.chunks[-1].refiner == "clip"
+        bad = set_refiner("smooth")
+        assert not bad.successful and "unknown refiner" in bad.reason
+    finally:
+        set_refiner("diffog")

@@ -103,8 +103,12 @@ def test_estop_stops_commands_and_planning_until_released():
     assert c.command(0.02) is None
     assert c.plan(0.02).hold_reason == "e-stop engaged"
     c.set_estop(False)
-    observe(c, 0.04)
-    assert c.plan(0.04).hold_reason == "" and c.command(0.06) is not None
+    moved = HOME + 0.3 * (np.arange(14) % 7 != 6)  # arms moved while stopped (e.g. a sim reset)
+    observe(c, 0.04, moved)
+    r = c.plan(0.04)
+    assert r.hold_reason == ""
+    np.testing.assert_allclose(r.past_action, moved)  # re-anchored: no jump from the old command
+    np.testing.assert_allclose(c.command(0.04), moved)
 
 
 def test_policy_gets_a_history_spaced_by_the_chunk_dt():

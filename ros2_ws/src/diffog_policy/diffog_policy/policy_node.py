@@ -23,7 +23,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diffog_msgs.msg import ActionChunk, RefinementStats
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from rclpy.executors import ExternalShutdownException
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
@@ -91,6 +93,7 @@ class PolicyNode(Node):
         self.stats_pub = self.create_publisher(RefinementStats, "~/refinement_stats", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_service(SetBool, "~/estop", self._on_estop)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / command_rate, self._on_command_tick)
         self.loop = RateLoop(p["rate_hz"], self._on_policy_tick,
                              on_error=lambda e: self.get_logger().error(f"policy tick failed, holding: {e!r}"))
@@ -166,6 +169,19 @@ class PolicyNode(Node):
             arm, gripper = self.topics.arm_command(cmd[sl])
             arm_pub.publish(JointGroupCommand(name="arm", cmd=arm))
             grip_pub.publish(JointSingleCommand(name="gripper", cmd=gripper))
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """`refiner` switches at run time (ros2 param set /policy refiner clip); other parameters need a restart."""
+        for param in params:
+            if param.name == "refiner":
+                try:
+                    self.policy.set_refiner(param.value)
+                except ValueError as e:
+                    return SetParametersResult(successful=False, reason=str(e))
+                self.get_logger().info(f"refiner is now {param.value}")
+            elif param.name in PARAMETERS and param.name != "use_sim_time":
+                return SetParametersResult(successful=False, reason=f"{param.name} is read at start only")
+        return SetParametersResult(successful=True)
 
     def _on_estop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         self.controller.set_estop(request.data)
