@@ -1,0 +1,37 @@
+"""Closed-loop episodes over ROS, summarized: success and the executed trajectory's smoothness per refiner,
+measured like diffog.training.rollout (normalized actions at the policy's step, paper Appendix VIII-B)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from diffog.data.normalizer import MinMaxNormalizer
+from diffog.refine import continuous_dims_from_names, trajectory_metrics
+
+
+def resample(times: np.ndarray, values: np.ndarray, dt: float) -> np.ndarray:
+    """(N, D) commands sent at irregular times -> the path at every `dt` from the first to the last command."""
+    if len(times) < 2:
+        raise ValueError("need at least two commands to resample")
+    grid = np.arange(times[0], times[-1] + 1e-9, dt)
+    return np.stack([np.interp(grid, times, values[:, j]) for j in range(values.shape[1])], axis=1)
+
+
+def executed_metrics(times: np.ndarray, commands: np.ndarray, dt: float, normalizer: MinMaxNormalizer,
+                     joint_names: Sequence[str]) -> dict[str, float]:
+    """Velocity / acceleration max and std of the commanded path, sampled at the policy step `dt`, in the
+    normalized action units the bounds live in, over the continuous (non-gripper) joints."""
+    path = torch.as_tensor(resample(times, commands, dt), dtype=torch.float32)
+    dims = continuous_dims_from_names(joint_names)
+    return {k: float(v) for k, v in trajectory_metrics(normalizer.normalize("action", path), dt, dims).items()}
+
+
+def summarize(runs: Sequence[dict]) -> dict:
+    """Success rate and the mean of every numeric per-episode value."""
+    if not runs:
+        raise ValueError("no episodes to summarize")
+    keys = [k for k, v in runs[0].items() if isinstance(v, float) and k != "seed"]
+    return {"episodes": len(runs), "success_rate": float(np.mean([r["success"] for r in runs])),
+            **{k: float(np.mean([r[k] for r in runs])) for k in keys}}
