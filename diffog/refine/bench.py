@@ -93,7 +93,7 @@ def bench_training(B: int, T: int, D: int, q_kind: str, repeats: int, device: to
     for name, layer in layers.items():
 
         def step():
-            Qg, ag = Q.clone().requires_grad_(), a.clone().requires_grad_()
+            Qg, ag = Q.detach().requires_grad_(), a.detach().requires_grad_()
             (layer.refine(Qg, ag) - target).square().sum().backward()
             grads[name] = Qg.grad
 

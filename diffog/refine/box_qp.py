@@ -52,10 +52,11 @@ class _Factor:
 def _free_solve(P, q, fixed, v) -> tuple[torch.Tensor, _Factor]:
     """Solve P_FF z_F = q_F - P_FA v_A, z_A = v_A (A = fixed; v is 0 on free entries)."""
     B, n = q.shape
-    rhs = torch.where(fixed, v, q - _matvec(P, v))
     n_free = (~fixed).sum(-1)
-    m = int(n_free.max())
-    if m == n:
+    fewest, m = n_free.aminmax()
+    fewest, m = int(fewest), int(m)
+    rhs = q if fewest == n else torch.where(fixed, v, q - _matvec(P, v))
+    if fewest == n:
         L, info = torch.linalg.cholesky_ex(P)
         perm, x_rhs = None, rhs
     else:
@@ -104,10 +105,9 @@ class _Outputs:
         self.iters = torch.zeros(B, dtype=torch.int32, device=like.device)
         self.done = torch.zeros(B, dtype=torch.bool, device=like.device)
         self.kkt = torch.full((B,), torch.inf, dtype=like.dtype, device=like.device)
-        self.keep_factor = keep_factor
-        if keep_factor:
-            self.L = torch.eye(n, dtype=like.dtype, device=like.device).repeat(B, 1, 1)
-            self.perm = torch.arange(n, device=like.device).repeat(B, 1)
+        self.keep_factor, self.B, self.n = keep_factor, B, n
+        self.L: torch.Tensor | None = None  # (B, n, n) factors; column-major, as LAPACK wants them
+        self.perm: torch.Tensor | None = None  # None: identity for every sample
 
     def write(self, ids, sel, z, state, iters, done, kkt, factor):
         """Store rows `sel` of the working set as samples `ids` (None: all rows, all samples in order)."""
@@ -115,11 +115,19 @@ class _Outputs:
         rows = slice(None) if ids is None else ids
         self.z[rows], self.state[rows], self.iters[rows] = pick(z), pick(state), iters
         self.done[rows], self.kkt[rows] = pick(done), pick(kkt)
-        if self.keep_factor:
-            m = factor.L.shape[-1]
-            self.L[rows, :m, :m] = pick(factor.L)
-            if factor.perm is not None:
-                self.perm[rows] = pick(factor.perm)
+        if not self.keep_factor:
+            return
+        m = factor.L.shape[-1]
+        if ids is None and sel is None and m == self.n and self.L is None:
+            self.L, self.perm = factor.L, factor.perm  # the whole batch at once: keep, no copy
+            return
+        if self.L is None:
+            self.L = torch.eye(self.n, dtype=z.dtype, device=z.device).repeat(self.B, 1, 1).mT
+        if self.perm is None:
+            self.perm = torch.arange(self.n, device=z.device).repeat(self.B, 1)
+        self.L[rows] = torch.eye(self.n, dtype=z.dtype, device=z.device)
+        self.L[rows, :m, :m] = pick(factor.L)
+        self.perm[rows] = torch.arange(self.n, device=z.device) if factor.perm is None else pick(factor.perm)
 
 
 def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) -> None:
@@ -230,11 +238,14 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
     return result, (out.L, out.perm) if keep_factor else (None, None)
 
 
-def adjoint(L: torch.Tensor, perm: torch.Tensor, state: torch.Tensor, grad_z: torch.Tensor) -> torch.Tensor:
+def adjoint(L: torch.Tensor, perm: torch.Tensor | None, state: torch.Tensor, grad_z: torch.Tensor) -> torch.Tensor:
     """Free part of K^-1 grad_z for the final active-set system K = [P_FF, 0; 0, I], from the saved factor.
 
     Implicit differentiation on the final active set: dz/dq = w on free entries, dz/dP = -w z^T.
     """
-    w_perm = torch.cholesky_solve(grad_z.gather(1, perm).unsqueeze(-1), L).squeeze(-1)
-    w = torch.empty_like(w_perm).scatter_(1, perm, w_perm)
+    if perm is None:
+        w = torch.cholesky_solve(grad_z.unsqueeze(-1), L).squeeze(-1)
+    else:
+        w_perm = torch.cholesky_solve(grad_z.gather(1, perm).unsqueeze(-1), L).squeeze(-1)
+        w = torch.empty_like(w_perm).scatter_(1, perm, w_perm)
     return torch.where(state == 0, w, torch.zeros_like(w))

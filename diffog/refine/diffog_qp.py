@@ -36,7 +36,7 @@ class DiffOGQP(torch.autograd.Function):
         w = adjoint(L, perm, state, coords.apply_ct(grad_y))
         u = coords.from_solver(w).cumsum(1)  # C w, natural order (B, T, D)
         uf, yf = u.reshape(B, -1, 1), y.reshape(B, -1, 1)
-        grad_Q = -(uf @ yf.mT + yf @ uf.mT) if ctx.needs_input_grad[0] else None
+        grad_Q = torch.cat([uf, yf], -1) @ torch.cat([-yf, -uf], -1).mT if ctx.needs_input_grad[0] else None
         grad_a = 2.0 * u if ctx.needs_input_grad[1] else None
         grad_past = None
         if ctx.needs_input_grad[2]:

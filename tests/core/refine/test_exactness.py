@@ -130,3 +130,21 @@ def test_aloha_size_matches_quadprog():
         y = layer.refine(Q, a, a[:, 0] + 0.06)
     ref = solve_reference(Q, a, dims, -0.05, 0.05, 4.0, a[:, 0] + 0.06)
     np.testing.assert_allclose(y.numpy(), ref, atol=1e-6, rtol=0)
+
+
+def test_warm_start_batch_mixing_free_and_constrained_samples():
+    # One sample with nothing active next to constrained ones: each must get its own reduced system.
+    layer = make_layer()
+    a = torch.cat([smooth(1, 19, sigma=0.001), rough(5, 20)])
+    Q = random_spd(6, T * D, cond=1e2, seed=21)
+    Q[0] = torch.eye(T * D, dtype=torch.float64)
+    with torch.no_grad():
+        layer.refine(Q, a, a[:, 0])
+    exact_state = layer._last_state
+    assert int((exact_state[0] != 0).sum()) == 0 and bool((exact_state[1:] != 0).any())
+    for init in (exact_state, -exact_state, torch.ones_like(exact_state)):
+        with torch.no_grad():
+            y = layer.refine(Q, a, a[:, 0], init_state=init)
+        ref = solve_reference(Q, a, CONT, -0.05, 0.05, layer.alpha, a[:, 0])
+        np.testing.assert_allclose(y.numpy(), ref, atol=1e-6, rtol=0)
+        assert bool(layer.last_stats.converged.all())
