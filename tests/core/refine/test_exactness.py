@@ -148,3 +148,22 @@ def test_warm_start_batch_mixing_free_and_constrained_samples():
         ref = solve_reference(Q, a, CONT, -0.05, 0.05, layer.alpha, a[:, 0])
         np.testing.assert_allclose(y.numpy(), ref, atol=1e-6, rtol=0)
         assert bool(layer.last_stats.converged.all())
+
+
+def test_reduced_solve_gives_each_sample_its_own_free_set():
+    from diffog.refine.box_qp import _free_solve
+
+    n = 10
+    P = random_spd(3, n, cond=50, seed=22)
+    g = torch.Generator().manual_seed(23)
+    q, v = torch.randn(3, n, generator=g, dtype=torch.float64), torch.randn(3, n, generator=g, dtype=torch.float64)
+    fixed = torch.zeros(3, n, dtype=torch.bool)
+    fixed[1, [2, 5]] = True
+    fixed[2, 1:] = True
+    v = torch.where(fixed, v, 0)
+    z, _ = _free_solve(P, q, fixed, v)
+    for b in range(3):
+        F, A = ~fixed[b], fixed[b]
+        expect = v[b].clone()
+        expect[F] = torch.linalg.solve(P[b][F][:, F], q[b][F] - P[b][F][:, A] @ v[b][A])
+        torch.testing.assert_close(z[b], expect, atol=1e-12, rtol=0)
