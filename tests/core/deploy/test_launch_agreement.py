@@ -13,6 +13,7 @@ from diffog.deploy.graph_runner import LAUNCH_DIR, load_graphs, substitute
 
 GRAPHS = load_graphs()
 WORKSPACE_PACKAGES = {"diffog_policy", "aloha_bringup"}
+ROS_BUILTIN_PARAMETERS = {"use_sim_time"}
 EXTERNAL_PACKAGES = {"interbotix_xs_sdk"}  # installed from Interbotix on the robot PC
 
 
@@ -32,20 +33,24 @@ def shim_modules():
         def __init__(self, entities):
             self.entities = list(entities)
 
+    class Shutdown:
+        pass
+
     class DeclareLaunchArgument:
         def __init__(self, name, default_value=None, description=""):
             self.name, self.default_value = name, default_value
 
     class Node:
-        def __init__(self, *, package, executable, name, namespace="", parameters=(), **kwargs):
+        def __init__(self, *, package, executable, name, namespace="", parameters=(), on_exit=None):
             self.package, self.executable, self.name, self.namespace = package, executable, name, namespace
-            self.parameters, self.kwargs = list(parameters), kwargs
+            self.parameters, self.required = list(parameters), isinstance(on_exit, Shutdown)
 
     def render(part):
         return part.text if isinstance(part, Sub) else str(part)
 
     m["launch"].LaunchDescription = LaunchDescription
     m["launch.actions"].DeclareLaunchArgument = DeclareLaunchArgument
+    m["launch.actions"].Shutdown = Shutdown
     m["launch.substitutions"].LaunchConfiguration = lambda name: Sub(f"<var:{name}>")
     m["launch.substitutions"].PathJoinSubstitution = lambda parts: Sub("/".join(render(p) for p in parts))
     m["launch_ros.actions"].Node = Node
@@ -74,8 +79,8 @@ def test_launch_file_and_graph_declare_the_same_nodes_and_parameters(graph, monk
     assert args == g.arguments
     placeholders = {k: f"<var:{k}>" for k in args}
     nodes = [e for e in entities if hasattr(e, "executable")]
-    assert [(n.namespace, n.name, n.package, n.executable) for n in nodes] == \
-        [(s.namespace, s.name, s.package, s.executable) for s in g.nodes]
+    assert [(n.namespace, n.name, n.package, n.executable, n.required) for n in nodes] == \
+        [(s.namespace, s.name, s.package, s.executable, s.required) for s in g.nodes]
     for node, spec in zip(nodes, g.nodes):
         params_file, *rest = node.parameters
         assert params_file == str(spec.params_file.resolve()), f"{spec.fqn} reads another parameters file"
@@ -101,9 +106,10 @@ def test_every_executable_exists(graph, repo_root):
         assert node.package in WORKSPACE_PACKAGES, f"{node.fqn}: unknown package {node.package}"
         setup = (repo_root / "ros2_ws" / "src" / node.package / "setup.py").read_text()
         assert re.search(rf'"{node.executable} = ', setup), f"{node.package} has no entry point {node.executable}"
-        declared_params = re.findall(r'^\s+"(\w+)":', _node_source(repo_root, node), re.M)
+        source = _node_source(repo_root, node)  # a PARAMETERS dict, or declare_parameter calls
+        declared_params = re.findall(r'^\s+"(\w+)":', source, re.M) + re.findall(r'declare_parameter\("(\w+)"', source)
         sections = yaml.safe_load(node.params_file.read_text())
-        unknown = set(sections[node.fqn]["ros__parameters"]) | set(node.overrides)
+        unknown = (set(sections[node.fqn]["ros__parameters"]) | set(node.overrides)) - ROS_BUILTIN_PARAMETERS
         assert unknown <= set(declared_params), f"{node.fqn}: parameters the node does not declare: " \
                                                 f"{sorted(unknown - set(declared_params))}"
 

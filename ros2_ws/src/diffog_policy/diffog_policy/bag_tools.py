@@ -73,8 +73,10 @@ class BagPlayerNode(Node):
         if not self.path or self.rate <= 0:
             raise ValueError("parameters 'bag' (a recorded bag) and a positive 'rate' are required")
         self.topics = {t: m for t, m in bag_topics(self.path).items() if (not wanted or t in wanted) and t not in SKIP}
+        if not self.topics:
+            raise KeyError(f"bag {self.path} has none of the topics {sorted(wanted)}")
         if missing := wanted - set(self.topics):
-            raise KeyError(f"bag {self.path} has no topics {sorted(missing)}")
+            self.get_logger().warning(f"bag {self.path} lacks {sorted(missing)}; playing the rest")
         self.pubs = {t: self.create_publisher(message_class(m), t, 100) for t, m in self.topics.items()}
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
 
