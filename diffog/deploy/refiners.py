@@ -8,6 +8,7 @@ import torch
 
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.refine import DiffOGLayer, clip_chunk, penalty_refine
+from diffog.refine.qpth_reference import single_thread
 
 REFINERS = ("none", "clip", "penalty", "diffog")
 
@@ -41,7 +42,8 @@ class ChunkRefiner:
             y = res.actions
             stats.update(solver_iterations=int(res.iterations.max()), converged=bool(res.converged.all()))
         else:
-            y = self.layer.forward_with_past_action(a, p)
+            with single_thread(a.device):  # batched LU on CPU is wrong with >1 thread (pytorch #142815)
+                y = self.layer.forward_with_past_action(a, p)
             s = self.layer.last_stats.summary()
             stats.update(backend=s["backend"], solver_iterations=s["iterations"], converged=s["converged"],
                          active_constraints=s["active_constraints"])

@@ -95,8 +95,7 @@ class PolicyNode(Node):
         self.create_service(SetBool, "~/estop", self._on_estop)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / command_rate, self._on_command_tick)
-        self.loop = RateLoop(p["rate_hz"], self._on_policy_tick,
-                             on_error=lambda e: self.get_logger().error(f"policy tick failed, holding: {e!r}"))
+        self.loop = RateLoop(p["rate_hz"], self._on_policy_tick, on_error=self._on_tick_error)
         self.loop.start()
         self.get_logger().info(f"policy ready: refiner={self.policy.refiner} rate={p['rate_hz']} Hz "
                                f"cameras={self.policy.cameras} commands at {command_rate} Hz")
@@ -132,6 +131,10 @@ class PolicyNode(Node):
             with result.latency.timing("publish_s"):
                 self._publish_chunk(result)
         self._publish_diagnostics(result)
+
+    def _on_tick_error(self, error: BaseException) -> None:
+        self.controller.hold()
+        self.get_logger().error(f"policy tick failed, holding: {error!r}", throttle_duration_sec=2.0)
 
     def _publish_chunk(self, r: PlanResult) -> None:
         header = self._header(r.stamp)

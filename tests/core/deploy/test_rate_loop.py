@@ -1,0 +1,36 @@
+import time
+
+import pytest
+
+from diffog.deploy.rate_loop import RateLoop
+
+
+def test_ticks_at_the_rate_and_keeps_going_after_an_error():
+    calls, errors = [], []
+
+    def tick():
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+
+    loop = RateLoop(20.0, tick, on_error=errors.append)
+    loop.start()
+    time.sleep(0.5)
+    loop.stop()
+    assert len(errors) == 1 and str(errors[0]) == "boom"
+    assert len(calls) >= 6  # ~10 expected; a loaded CI machine may lose a few
+    assert loop.achieved_rate_hz() == pytest.approx(20.0, rel=0.3)
+
+
+def test_an_overrunning_tick_delays_the_next_instead_of_queueing_catch_ups():
+    calls = []
+    loop = RateLoop(100.0, lambda: calls.append(time.monotonic()) or time.sleep(0.05), on_error=print)
+    loop.start()
+    time.sleep(0.3)
+    loop.stop()
+    assert min(b - a for a, b in zip(calls, calls[1:])) >= 0.045
+
+
+def test_rate_must_be_positive():
+    with pytest.raises(ValueError):
+        RateLoop(0.0, lambda: None, on_error=print)
