@@ -49,31 +49,34 @@ class _Factor:
     perm: torch.Tensor | None  # (b, n)
 
 
-def _free_solve(P, q, fixed, v) -> tuple[torch.Tensor, _Factor]:
-    """Solve P_FF z_F = q_F - P_FA v_A, z_A = v_A (A = fixed; v is 0 on free entries)."""
+def _free_solve(P, q, fixed, v) -> tuple[torch.Tensor, _Factor, torch.Tensor]:
+    """Solve P_FF z_F = q_F - P_FA v_A, z_A = v_A (A = fixed; v is 0 on free entries).
+
+    Returns z, the factor and a (B,) flag of failed factorizations (P not positive definite).
+    """
     B, n = q.shape
     n_free = (~fixed).sum(-1)
-    fewest, m = n_free.aminmax()
-    fewest, m = int(fewest), int(m)
-    rhs = q if fewest == n else torch.where(fixed, v, q - _matvec(P, v))
+    fewest, m = torch.stack(n_free.aminmax()).tolist()
     if fewest == n:
         L, info = torch.linalg.cholesky_ex(P)
-        perm, x_rhs = None, rhs
+        perm, x_rhs = None, q
     else:
+        rhs = torch.where(fixed, v, q - _matvec(P, v))
         # Free entries first, padded to the batch's largest free set with identity rows that return v.
         perm = torch.argsort(fixed.to(torch.int8), dim=-1, stable=True)
-        idx = perm[:, : max(m, 1)]
-        m = idx.shape[1]
+        m = max(m, 1)
+        idx = perm[:, :m]
         K = P.gather(1, idx.unsqueeze(-1).expand(-1, -1, n)).gather(2, idx.unsqueeze(1).expand(-1, m, -1))
         real = torch.arange(m, device=P.device) < n_free.unsqueeze(-1)
         K = torch.where(real.unsqueeze(-1) & real.unsqueeze(-2), K, torch.eye(m, dtype=P.dtype, device=P.device))
         L, info = torch.linalg.cholesky_ex(K)
         x_rhs = rhs.gather(1, idx)
-    if bool((info > 0).any()):
-        raise ValueError("the QP Hessian is not symmetric positive definite (is Q SPD?)")
     x = torch.cholesky_solve(x_rhs.unsqueeze(-1), L).squeeze(-1)
-    z = x if perm is None else v.scatter(1, perm[:, : L.shape[-1]], x)
-    return z, _Factor(L, perm)
+    z = x if perm is None else v.scatter(1, perm[:, :m], x)
+    return z, _Factor(L, perm), info > 0
+
+
+_NOT_SPD = "the QP Hessian is not symmetric positive definite (is Q SPD?)"
 
 
 def _tolerances(P, q, lo, hi, rtol):
@@ -137,28 +140,30 @@ def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) ->
     lo_v, hi_v = torch.where(torch.isfinite(lo), lo, 0), torch.where(torch.isfinite(hi), hi, 0)
     weights = _fingerprint_weights(q.shape[-1], P.dtype, P.device)
     history: list[torch.Tensor] = []
-    work = (P, q, lo, hi, lo_v, hi_v, tol_z, tol_g, g_scale)
+    not_spd = torch.zeros((), dtype=torch.bool, device=q.device)
+    work = (P, q, lo_v, hi_v, lo - tol_z, hi + tol_z, tol_g, g_scale)
     for it in range(1, max_iter + 1):
-        P, q, lo, hi, lo_v, hi_v, tol_z, tol_g, g_scale = work
-        fixed = state != 0
-        v = torch.where(state < 0, lo_v, torch.where(state > 0, hi_v, 0))
-        z, factor = _free_solve(P, q, fixed, v)
+        P, q, lo_v, hi_v, enter_lo, enter_hi, tol_g, g_scale = work
+        fixed, at_lo = state != 0, state < 0
+        z, factor, failed = _free_solve(P, q, fixed, torch.where(at_lo, lo_v, hi_v) * fixed)
+        not_spd = not_spd | failed.any()
         g = _matvec(P, z) - q
-        new = torch.where(
-            fixed,
-            torch.where(state < 0, torch.where(g < -tol_g, 0, -1), torch.where(g > tol_g, 0, 1)),
-            torch.where(z < lo - tol_z, -1, torch.where(z > hi + tol_z, 1, 0)),
-        ).to(torch.int8)
+        # Active entries whose multiplier has the wrong sign are released; free ones past a bound enter.
+        release = torch.where(at_lo, g < -tol_g, g > tol_g)
+        entering = (z > enter_hi).to(torch.int8) - (z < enter_lo).to(torch.int8)
+        new = torch.where(fixed, torch.where(release, 0, state), entering)
         converged = (new == state).all(-1)
-        key = (new.to(P.dtype) * weights).sum(-1, keepdim=True)
-        leave = converged | (it == max_iter)
-        if history:
-            leave = leave | (torch.cat(history, -1) == key).any(-1)
-        history.append(key)
-        if bool(leave.all()):
+        leave = converged if it < max_iter else torch.ones_like(converged)
+        if it >= 3:  # an active set seen before: the iteration cycles
+            key = (new * weights).sum(-1, keepdim=True)
+            if history:
+                leave = leave | (torch.cat(history, -1) == key).any(-1)
+            history.append(key)
+        n_leave = int(leave.sum())
+        if n_leave == len(leave):
             out.write(ids, None, z, state, it, converged, kkt_residual(g, state, g_scale), factor)
-            return
-        if bool(leave.any()):
+            break
+        if n_leave:
             sel = leave.nonzero().squeeze(-1)
             out.write(sel if ids is None else ids[sel], sel, z, state, it, converged, kkt_residual(g, state, g_scale), factor)
             keep = (~leave).nonzero().squeeze(-1)
@@ -167,6 +172,8 @@ def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) ->
             history = [h[keep] for h in history]
             new = new[keep]
         state = new
+    if bool(not_spd):
+        raise ValueError(_NOT_SPD)
 
 
 def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_steps=30):
@@ -188,7 +195,9 @@ def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_s
         todo, Pt, qt, lt, ht, zt, g = (t[moving] for t in (todo, Pt, qt, lt, ht, zt, g))
         eps = proj_res[moving].clamp(max=1e-3).unsqueeze(-1) + tol_z[todo]
         binding = ((zt <= lt + eps) & (g > 0)) | ((zt >= ht - eps) & (g < 0))
-        newton, _ = _free_solve(Pt, qt, binding, torch.where(binding, zt, 0))
+        newton, _, failed = _free_solve(Pt, qt, binding, torch.where(binding, zt, 0))
+        if bool(failed.any()):
+            raise ValueError(_NOT_SPD)
         d = torch.where(binding, -g / diag[todo], newton - zt)
         cand = torch.minimum(torch.maximum(zt.unsqueeze(1) + steps.view(1, -1, 1) * d.unsqueeze(1), lt.unsqueeze(1)), ht.unsqueeze(1))
         f = 0.5 * (cand * (cand @ Pt)).sum(-1) - (cand * qt.unsqueeze(1)).sum(-1)  # (b, steps)

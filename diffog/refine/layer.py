@@ -92,6 +92,7 @@ class DiffOGLayer(nn.Module):
         self.last_stats: RefinementStats | None = None
         self._warm_state: torch.Tensor | None = None
         self._last_state: torch.Tensor | None = None
+        self._box_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         DifferenceCoordinates(horizon, action_dim, cmask)  # validates the layout early
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
@@ -142,11 +143,7 @@ class DiffOGLayer(nn.Module):
         coords = DifferenceCoordinates(T, D, self.cmask)
         Q, a_s = Q.to(dtype), a.to(dtype)
         past = None if past is None else past.to(dtype)
-        lower, upper = self.lower.to(dtype), self.upper.to(dtype)
-        pb = None
-        if past is not None:
-            pb = (lower, upper) if past_bound is None else self._past_bound(past_bound, dtype)
-        lo, hi = coords.box(lower, upper, B, pb)
+        lo, hi = self._box(coords, B, dtype, past is not None, past_bound)
         m0 = coords.offset(past, a_s)
         if self.solver == "active_set":
             init = None if init_state is None else coords.to_solver(init_state)
@@ -167,6 +164,16 @@ class DiffOGLayer(nn.Module):
         if not bool(torch.isfinite(a).all()):
             raise ValueError("action chunk contains NaN or inf")
         return a
+
+    def _box(self, coords, batch, dtype, with_past, past_bound) -> tuple[torch.Tensor, torch.Tensor]:
+        """Solver-order bounds; the default ones are cached per (batch, dtype, device, past or not)."""
+        lower, upper = self.lower.to(dtype), self.upper.to(dtype)
+        if with_past and past_bound is not None:
+            return coords.box(lower, upper, batch, self._past_bound(past_bound, dtype))
+        key = (batch, dtype, lower.device, with_past)
+        if key not in self._box_cache:
+            self._box_cache[key] = coords.box(lower, upper, batch, (lower, upper) if with_past else None)
+        return self._box_cache[key]
 
     def _past_bound(self, past_bound, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.continuous_dims)

@@ -161,7 +161,8 @@ def test_reduced_solve_gives_each_sample_its_own_free_set():
     fixed[1, [2, 5]] = True
     fixed[2, 1:] = True
     v = torch.where(fixed, v, 0)
-    z, _ = _free_solve(P, q, fixed, v)
+    z, _, failed = _free_solve(P, q, fixed, v)
+    assert not bool(failed.any())
     for b in range(3):
         F, A = ~fixed[b], fixed[b]
         expect = v[b].clone()
