@@ -44,7 +44,11 @@ def test_sim_camera_publishes_raw_and_jpeg_images():
         node.destroy_node()
         rclpy.shutdown(context=ctx)
         proc.terminate()
-        out = proc.communicate(timeout=30)[0]
+        try:
+            out = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out = proc.communicate()[0]
     assert raw and jpeg, out
     msg = raw[-1]
     assert (msg.height, msg.width, msg.encoding, msg.step) == (24, 32, "rgb8", 96)

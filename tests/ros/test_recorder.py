@@ -36,6 +36,11 @@ def stop(proc):
     return proc.communicate()[0]
 
 
+def alive(proc, what):
+    if proc.poll() is not None:
+        pytest.fail(f"{what} exited with {proc.returncode}: {proc.communicate()[0]}")
+
+
 @pytest.fixture(scope="module")
 def sim():
     proc = spawn(str(SIM), "--duration", "240")
@@ -44,13 +49,13 @@ def sim():
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(sim):
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     node = rclpy.create_node("recorder_test_client", context=ctx)
     executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
-    yield node, executor
+    yield node, executor, sim
     node.destroy_node()
     rclpy.shutdown(context=ctx)
 
@@ -61,10 +66,10 @@ def recorder(directory, *params):
     return spawn(*args)
 
 
-def call(client, srv_type, name, request, timeout=60.0):
+def call(client, srv_type, name, request, timeout=90.0):
     """Call a service, retrying unanswered requests: after a SIGKILL the dead server stays in discovery for a while,
     so a request can leave before the new server is matched."""
-    node, executor = client
+    node, executor, _ = client
     cli = node.create_client(srv_type, name)
     deadline = time.monotonic() + timeout
     try:
@@ -83,15 +88,16 @@ def call(client, srv_type, name, request, timeout=60.0):
 
 def record(client, seconds, **start):
     """Start an episode as soon as the recorder hears every stream, then let it record for `seconds`."""
-    deadline = time.monotonic() + 60.0
+    deadline = time.monotonic() + 90.0
     while not (reply := call(client, StartEpisode, "/recorder/start_episode", StartEpisode.Request(**start))).success:
         assert reply.message.startswith("not starting") and time.monotonic() < deadline, reply.message
+        alive(client[2], "the sim followers")
         time.sleep(0.2)
     time.sleep(seconds)
     return reply
 
 
-def test_records_sim_episode_over_ros_and_reads_it_back(sim, client, tmp_path):
+def test_records_sim_episode_over_ros_and_reads_it_back(client, tmp_path):
     proc = recorder(tmp_path / "data", "-p", f"bag_dir:={tmp_path / 'bags'}")
     try:
         started = record(client, 2.0, note="over ros")
@@ -131,7 +137,7 @@ def test_records_sim_episode_over_ros_and_reads_it_back(sim, client, tmp_path):
     assert "/cam_high/camera/color/image_rect_raw" in topics
 
 
-def test_killed_recorder_leaves_earlier_episodes_intact(sim, client, tmp_path):
+def test_killed_recorder_leaves_earlier_episodes_intact(client, tmp_path):
     proc = recorder(tmp_path)
     try:
         first = record(client, 0.5)

@@ -3,7 +3,7 @@ aloha.yaml's camera_image topic (e.g. /cam_high/camera/color/image_rect_raw, as 
 it), stamped at capture, and optionally as sensor_msgs/CompressedImage (JPEG) on <topic>/compressed.
 
 A thin ROS shell over diffog.hardware.cameras. A missing camera ends the node at start with the backend's
-message; a camera that stops delivering is reported (throttled) and retried at every tick.
+message; a camera that stops delivering is reported (throttled) and read again at every tick.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from diffog.config import load_robot_description
-from diffog.deploy.rate_loop import RateLoop
 from diffog.hardware.cameras import CameraError, open_camera
 
 PARAMETERS = {
@@ -42,23 +41,30 @@ class CameraNode(Node):
         self.name = p["camera"]
         if self.name not in d["cameras"]:
             raise ValueError(f"unknown camera {self.name!r}; aloha.yaml has {d['cameras']}")
-        env = None
+        self.env = None
         if p["backend"] == "sim":
             from diffog.sim import make_env  # MuJoCo only for the sim backend
-            env = make_env(p["sim_task"], seed=0, render_size=(p["height"], p["width"]), cameras=[self.name])
+            self.env = make_env(p["sim_task"], seed=0, render_size=(p["height"], p["width"]), cameras=[self.name])
         self.camera = open_camera(p["backend"], self.name, device=p["device"], width=p["width"], height=p["height"],
-                                  fps=p["fps"], env=env)
+                                  fps=p["fps"], env=self.env)
         topic = d["ros_interface"]["camera_image"].format(camera=self.name)
         self.image_pub = self.create_publisher(Image, topic, 2)
         self.compressed_pub = self.create_publisher(CompressedImage, f"{topic}/compressed", 2) \
             if p["compressed"] else None
         self.jpeg_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(p["jpeg_quality"])]
-        self.loop = RateLoop(p["fps"], self._capture, on_error=self._on_error)
-        self.loop.start()
+        # Captures run on the executor's thread (the node serves nothing else): device reads pace it, and a sim
+        # render's GL context lives and dies on that one thread.
+        self.create_timer(1.0 / p["fps"], self._capture)
         self.get_logger().info(f"{self.name}: {p['backend']} {p['width']}x{p['height']}@{p['fps']} on {topic}")
 
     def _capture(self) -> None:
-        frame = self.camera.read()
+        try:
+            frame = self.camera.read()
+        except CameraError as e:
+            self.get_logger().error(str(e), throttle_duration_sec=2.0)
+            return
+        if not self.context.ok():  # shut down (SIGINT/SIGTERM) while the frame was captured
+            return
         header = Header(stamp=Time(nanoseconds=int(frame.stamp * 1e9)).to_msg(), frame_id=f"{self.name}_color_optical_frame")
         img = np.ascontiguousarray(frame.image)
         self.image_pub.publish(Image(header=header, height=img.shape[0], width=img.shape[1], encoding="rgb8",
@@ -69,12 +75,10 @@ class CameraNode(Node):
                 self.compressed_pub.publish(CompressedImage(header=header, format="rgb8; jpeg compressed bgr8",
                                                             data=jpeg.tobytes()))
 
-    def _on_error(self, e: BaseException) -> None:
-        self.get_logger().error(f"{self.name}: {e}", throttle_duration_sec=2.0)
-
     def destroy_node(self) -> None:
-        self.loop.stop()
         self.camera.close()
+        if self.env is not None:
+            self.env.close()
         super().destroy_node()
 
 
@@ -87,7 +91,8 @@ def main(args=None) -> None:
         rclpy.try_shutdown()
         raise SystemExit(1) from e
     try:
-        rclpy.spin(node)
+        if rclpy.ok():  # a signal during start-up has already shut the context down
+            rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

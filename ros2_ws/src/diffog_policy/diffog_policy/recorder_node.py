@@ -191,7 +191,8 @@ def main(args=None) -> None:
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
     try:
-        executor.spin()
+        if rclpy.ok():  # a signal during start-up has already shut the context down
+            executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
