@@ -84,6 +84,11 @@ class EpisodeRecorder:
     def recording(self) -> bool:
         return self._writer is not None
 
+    def progress(self) -> tuple[int, int]:
+        """(frames written, frames dropped) of the episode being recorded."""
+        with self._lock:
+            return len(self._frame_stamps), sum(self._dropped.values())
+
     def start(self, now: float | None = None, **metadata) -> pathlib.Path:
         """Open the next episode (never an existing file); returns where it will be published. With `now`, refuse
         (RuntimeError saying which stream) unless every stream is live, rather than record an empty episode."""

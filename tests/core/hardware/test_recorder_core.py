@@ -28,6 +28,7 @@ def test_ticks_become_frames_with_stamps_and_stats(tmp_path):
         assert rec.tick(1000 + 0.02 * k + 0.005)
     summary = rec.stop()
     assert summary.path == path and summary.frames == 10 and summary.dropped == 0
+    assert rec.progress() == (10, 0)
     assert summary.achieved_rate_hz == pytest.approx(50.0)
     ep = read_episode(path)
     assert ep.qpos.shape == ep.action.shape == (10, 14)

@@ -4,8 +4,9 @@ services (names from aloha.yaml `ros_interface`; the sim node serves the same on
 Reads come from the newest /<arm>/joint_states message; commands go to commands/joint_group (group "arm") and
 commands/joint_single (joint "gripper"); torque, reboot and operating modes are the xs_sdk services. The node
 given must be spun by an executor on another thread (service replies and joint states arrive through it).
-When interbotix_xs_modules is installed its InterbotixRobotXSCore speaks this same interface; talking to the
-topics directly needs nothing beyond the message definitions, so it is the one path here.
+interbotix_xs_modules' InterbotixRobotXSCore speaks this same interface, but its ROS 2 constructor calls
+rclpy.init() and makes its own node per arm, which cannot share a process with this node or with a second arm;
+talking to the topics directly needs only the message definitions, so it is the one path here.
 """
 from __future__ import annotations
 

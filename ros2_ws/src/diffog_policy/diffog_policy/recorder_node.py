@@ -172,7 +172,9 @@ class RecorderNode(Node):
     def _publish_diagnostics(self) -> None:
         status = DiagnosticStatus(name="recorder", hardware_id="aloha", level=DiagnosticStatus.OK,
                                   message="recording" if self.recorder.recording else "idle")
-        status.values = [KeyValue(key="loop_rate_hz", value=f"{self.loop.achieved_rate_hz():.2f}")]
+        frames, dropped = self.recorder.progress()
+        status.values = [KeyValue(key="loop_rate_hz", value=f"{self.loop.achieved_rate_hz():.2f}"),
+                         KeyValue(key="frames", value=str(frames)), KeyValue(key="dropped", value=str(dropped))]
         self.diag_pub.publish(DiagnosticArray(header=self._header(), status=[status]))
 
     def _header(self) -> Header:
