@@ -79,13 +79,16 @@ def _free_solve(P, q, fixed, v) -> tuple[torch.Tensor, _Factor, torch.Tensor]:
 _NOT_SPD = "the QP Hessian is not symmetric positive definite (is Q SPD?)"
 
 
-def _tolerances(P, q, lo, hi, rtol):
-    finite_lo, finite_hi = torch.isfinite(lo), torch.isfinite(hi)
-    bound_scale = torch.where(finite_lo, lo.abs(), 0) + torch.where(finite_hi, hi.abs(), 0)
-    tol_z = rtol * (1.0 + bound_scale)
+def _tolerances(P, q, lo_v, hi_v, rtol):
+    """Entry tolerance (z units), multiplier tolerance and gradient scale; lo_v/hi_v: bounds with inf -> 0."""
+    tol_z = rtol * (1.0 + lo_v.abs() + hi_v.abs())
     g_scale = 1.0 + q.abs().amax(-1, keepdim=True)
     tol_g = rtol * (g_scale + P.diagonal(dim1=-2, dim2=-1).abs())
     return tol_z, tol_g, g_scale
+
+
+def _finite(b: torch.Tensor) -> torch.Tensor:
+    return torch.where(torch.isfinite(b), b, 0)
 
 
 @functools.lru_cache(maxsize=16)
@@ -136,8 +139,8 @@ class _Outputs:
 def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) -> None:
     """Primal-dual active-set iterations on samples `ids` (None: all); every sample ends up written to
     `out`, with done=False when it cycled (an active set seen before) or reached max_iter."""
-    tol_z, tol_g, g_scale = _tolerances(P, q, lo, hi, rtol)
-    lo_v, hi_v = torch.where(torch.isfinite(lo), lo, 0), torch.where(torch.isfinite(hi), hi, 0)
+    lo_v, hi_v = _finite(lo), _finite(hi)
+    tol_z, tol_g, g_scale = _tolerances(P, q, lo_v, hi_v, rtol)
     weights = _fingerprint_weights(q.shape[-1], P.dtype, P.device)
     history: list[torch.Tensor] = []
     not_spd = torch.zeros((), dtype=torch.bool, device=q.device)
@@ -179,7 +182,7 @@ def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) ->
 def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_steps=30):
     """Bertsekas (1982) projected Newton for box QPs (globally convergent); returns the iterate and iterations."""
     B = q.shape[0]
-    tol_z, _, _ = _tolerances(P, q, lo, hi, rtol)
+    tol_z, _, _ = _tolerances(P, q, _finite(lo), _finite(hi), rtol)
     z = torch.minimum(torch.maximum(z, lo), hi)
     diag = P.diagonal(dim1=-2, dim2=-1)
     steps = beta ** torch.arange(n_steps, dtype=P.dtype, device=P.device)
@@ -227,7 +230,7 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
         left = fallback.nonzero().squeeze(-1)
         Pf, qf, lf, hf = P[left], q[left], lo[left], hi[left]
         zf, pn_iters = _projected_newton(Pf, qf, lf, hf, out.z[left].clone(), options.max_newton_iter, rtol)
-        tol_z, _, _ = _tolerances(Pf, qf, lf, hf, rtol)
+        tol_z, _, _ = _tolerances(Pf, qf, _finite(lf), _finite(hf), rtol)
         g = _matvec(Pf, zf) - qf
         guess = torch.where((zf <= lf + tol_z) & (g > 0), -1, torch.where((zf >= hf - tol_z) & (g < 0), 1, 0))
         before = out.iters[left] + pn_iters

@@ -26,6 +26,7 @@ class DifferenceCoordinates:
             raise ValueError(f"continuous_mask must be a bool tensor of shape ({action_dim},)")
         self.T, self.D, self.n = horizon, action_dim, horizon * action_dim
         self.cmask = continuous_mask
+        self._diagonals: dict[tuple, torch.Tensor] = {}
 
     def offset(self, past: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
         """m0 (B, 1, D): the past action on continuous dims (None without a past action)."""
@@ -39,8 +40,17 @@ class DifferenceCoordinates:
         S = (Q + Q.mT).view(B, T, D, T, D).flip((1, 3))
         P = S.cumsum(3).cumsum(1).reshape(B, self.n, self.n)
         if alpha:
-            P.diagonal(dim1=-2, dim2=-1).add_(2.0 * alpha * self.to_solver(self._step_mask().to(P.dtype).expand(1, T, D))[0])
+            P.diagonal(dim1=-2, dim2=-1).add_(self._smoothing_diagonal(2.0 * alpha, P.dtype, P.device))
         return P
+
+    def _smoothing_diagonal(self, weight: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """weight on the bounded steps (k >= 1, continuous dims), solver order; cached."""
+        key = (weight, dtype, device)
+        if key not in self._diagonals:
+            mask = torch.zeros(self.T, self.D, dtype=dtype, device=device)
+            mask[1:, self.cmask.to(device)] = weight
+            self._diagonals[key] = mask.flip(0).reshape(self.n)
+        return self._diagonals[key]
 
     def linear(self, Q: torch.Tensor, a: torch.Tensor, m0: torch.Tensor | None) -> torch.Tensor:
         """Solver-order q (B, n) = 2 * C^T (a - sym(Q) m0)."""
@@ -86,8 +96,3 @@ class DifferenceCoordinates:
         """Solver-order z (B, n) of actions y: the inverse of actions()."""
         first = torch.zeros_like(y[:, :1]) if m0 is None else m0
         return self.to_solver(y - torch.cat([first, y[:, :-1]], 1))
-
-    def _step_mask(self) -> torch.Tensor:
-        mask = torch.zeros(self.T, self.D, dtype=torch.bool, device=self.cmask.device)
-        mask[1:] = self.cmask
-        return mask

@@ -93,6 +93,7 @@ class DiffOGLayer(nn.Module):
         self._warm_state: torch.Tensor | None = None
         self._last_state: torch.Tensor | None = None
         self._box_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._coords_cache: DifferenceCoordinates | None = None
         DifferenceCoordinates(horizon, action_dim, cmask)  # validates the layout early
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
@@ -140,7 +141,7 @@ class DiffOGLayer(nn.Module):
         """
         B, T, D = a.shape
         dtype = self.solve_dtype or a.dtype
-        coords = DifferenceCoordinates(T, D, self.cmask)
+        coords = self._coords(self.cmask.device)
         Q, a_s = Q.to(dtype), a.to(dtype)
         past = None if past is None else past.to(dtype)
         lo, hi = self._box(coords, B, dtype, past is not None, past_bound)
@@ -164,6 +165,11 @@ class DiffOGLayer(nn.Module):
         if not bool(torch.isfinite(a).all()):
             raise ValueError("action chunk contains NaN or inf")
         return a
+
+    def _coords(self, device: torch.device) -> DifferenceCoordinates:
+        if self._coords_cache is None or self._coords_cache.cmask.device != device:
+            self._coords_cache = DifferenceCoordinates(self.horizon, self.action_dim, self.cmask)
+        return self._coords_cache
 
     def _box(self, coords, batch, dtype, with_past, past_bound) -> tuple[torch.Tensor, torch.Tensor]:
         """Solver-order bounds; the default ones are cached per (batch, dtype, device, past or not)."""
