@@ -108,6 +108,7 @@ class EpisodeWriter:
         self.set_metadata(**(metadata or {}))
         self._frames = 0
         self._capacity = 0
+        self._image_shapes: dict[str, tuple[int, ...]] = {}
         self._closed = False
         self._series: dict[str, tuple[h5py.Dataset, int]] = {}  # name -> (dataset, time axis)
         for key in ("observations/qpos", "observations/qvel", "observations/effort", "action"):
@@ -168,6 +169,7 @@ class EpisodeWriter:
         # Everything is validated: from here on nothing raises on bad input, so a frame lands whole or not at all.
         t = self._frames
         if t == 0:
+            self._image_shapes = {cam: np.shape(img) for cam, img in images.items()}
             self._create_frame_series(frames, stamps)
         self._reserve(t)
         for key, row in rows.items():
@@ -193,9 +195,9 @@ class EpisodeWriter:
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"camera {cam}: expected an HxWx3 uint8 image, got {image.dtype} {image.shape}")
-        ds, _ = self._series.get(f"observations/images/{cam}", (None, 0))
-        if ds is not None and not self.compress and ds.shape[1:] != image.shape:
-            raise ValueError(f"camera {cam}: image shape {image.shape} differs from earlier frames {ds.shape[1:]}")
+        first = self._image_shapes.get(cam, image.shape)
+        if image.shape != first:
+            raise ValueError(f"camera {cam}: image shape {image.shape} differs from earlier frames {first}")
         if not self.compress:
             return image
         ok, buf = cv2.imencode(".jpg", image, self._jpeg_params)

@@ -228,6 +228,11 @@ def test_long_episode_grows_past_the_preallocation_and_is_trimmed(tmp_path):
     np.testing.assert_array_equal(ep.qpos, q)
     with h5py.File(path) as f:
         assert f["compress_len"].shape == (1, n) and f["observations/images/cam_high"].shape[0] == n
+    jpeg = EpisodeWriter(tmp_path, ["cam_high"], compress=True)
+    jpeg.add(q[0], q[0], q[0], q[0], {"cam_high": np.zeros((4, 4, 3), np.uint8)})
+    with pytest.raises(ValueError, match="differs from earlier frames"):  # JPEG too: the episode must stack
+        jpeg.add(q[1], q[1], q[1], q[1], {"cam_high": np.zeros((8, 4, 3), np.uint8)})
+    jpeg.discard()
     w = EpisodeWriter(tmp_path)
     w.add(q[0], q[0], q[0], q[0], timestamps={"qpos": 0.0})
     with pytest.raises(ValueError, match="earlier frames had"):
