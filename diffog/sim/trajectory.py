@@ -12,12 +12,21 @@ from scipy.spatial.transform import Rotation, Slerp
 from diffog.sim.ik import ArmIK
 
 ARM_YAW = {"left": 0.0, "right": np.pi}  # the right arm's base is turned to face the left one
+ARM_BASE_XY = {"left": (-0.469, 0.5), "right": (0.469, 0.5)}  # gym-aloha's vx300s_<arm> bodies
 
 
 def grip_rotation(arm: str, pitch: float = 0.0, yaw: float = 0.0, roll: float = 0.0) -> np.ndarray:
     """Gripper orientation: pointing along the arm's forward direction turned by `yaw` (world z), tilted down by
     `pitch` (pi/2 points straight down) and rolled by `roll` about the pointing axis (fingers close along its y)."""
     return Rotation.from_euler("ZYX", [ARM_YAW[arm] + yaw, pitch, roll]).as_matrix()
+
+
+def aim_rotation(arm: str, pos: Sequence[float], pitch: float) -> np.ndarray:
+    """`grip_rotation` turned to face `pos` from the arm's base: the waist does the turning, so the weak forearm
+    roll actuator carries no load (for grasps that do not care about yaw, like a cup's)."""
+    bx, by = ARM_BASE_XY[arm]
+    yaw = np.arctan2(pos[1] - by, pos[0] - bx) - ARM_YAW[arm]
+    return grip_rotation(arm, pitch=pitch, yaw=float(np.angle(np.exp(1j * yaw))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +42,14 @@ class Waypoint:
 @dataclasses.dataclass(frozen=True)
 class Variability:
     """Human-like imperfection of a demonstration: each segment's duration scaled by a factor drawn from
-    `speed_range`, and smoothed hand jitter of `jitter_m` RMS with a `jitter_time_s` correlation time."""
+    `speed_range`, and smoothed hand jitter of `jitter_m` RMS with a `jitter_time_s` correlation time. Like a
+    person's, the jitter grows with hand speed (full at `jitter_speed` m/s) and vanishes when holding still, so
+    precise slow phases (insertions, grasps) stay precise."""
 
     speed_range: tuple[float, float] = (0.8, 1.25)
-    jitter_m: float = 0.002
+    jitter_m: float = 0.003
     jitter_time_s: float = 0.15
+    jitter_speed: float = 0.15
 
 
 def _min_jerk(s: np.ndarray) -> np.ndarray:
@@ -90,7 +102,9 @@ def plan_actions(model, start_q: Mapping[str, np.ndarray], waypoints: Mapping[st
         pos, rot, grip = interpolate(waypoints[arm], times[arm], dt, steps)
         if variability is not None and variability.jitter_m > 0:
             noise = gaussian_filter1d(rng.standard_normal((steps, 3)), variability.jitter_time_s / dt, axis=0)
-            pos = pos + noise / noise.std(axis=0) * variability.jitter_m
+            speed = np.linalg.norm(np.gradient(pos, dt, axis=0), axis=1, keepdims=True)
+            scale = np.minimum(speed / variability.jitter_speed, 1.0) * variability.jitter_m
+            pos = pos + noise / noise.std(axis=0) * scale
         ik = ArmIK(model, arm)
         q = np.asarray(start_q[arm], dtype=float)
         for k in range(steps):

@@ -19,7 +19,7 @@ class MoveStack(Task):
     name = "move_stack"
 
     def build(self, worldbody):
-        scene.cup(worldbody, "cup", CUP_R, CUP_H)
+        scene.vessel(worldbody, "cup", CUP_R, CUP_H)
         scene.spoon(worldbody, "spoon", SPOON_FRICTION)
         scene.coaster(worldbody, "coaster", COASTER_R, COASTER_T)
 
