@@ -11,7 +11,6 @@ import numpy as np
 
 from diffog.config import load_robot_description
 from diffog.deploy.safety import JointLimits
-from diffog.hardware.gripper import GripperMapping
 from diffog.hardware.robot import Bimanual
 
 
@@ -34,7 +33,6 @@ class Teleoperator:
         self.max_step = self.limits.velocity * self.dt * cfg["max_step_scale"]
         self.start_threshold = cfg["start_gesture_close_threshold"]
         self.move_time_s = cfg["move_time_s"]
-        self.grippers = GripperMapping.from_description(d)
         self.start_arm_pose = np.asarray(d["start_pose"][:6], dtype=np.float64)
         self.phase = Phase.IDLE
         self.last_command: np.ndarray | None = None
@@ -48,17 +46,16 @@ class Teleoperator:
                 arm.set_operating_mode("position", "arm")
                 arm.set_operating_mode(gripper_mode, "gripper")
                 arm.set_torque(True)
-        leader_mid = (self.grippers.leader.joint_open + self.grippers.leader.joint_close) / 2
-        targets = [(self.leaders, self.grippers.leader.joint_to_normalized(leader_mid)),
-                   (self.followers, 0.0)]
-        starts = [bots.observe()[0] for bots, _ in targets]
-        goal = {id(bots): np.tile([*self.start_arm_pose, g], len(bots.arms)) for bots, g in targets}
+        # leader grippers half open (ALOHA's MASTER_GRIPPER_JOINT_MID), follower grippers closed
+        plan = [(self.leaders, np.tile([*self.start_arm_pose, 0.5], len(self.leaders.arms))),
+                (self.followers, np.tile([*self.start_arm_pose, 0.0], len(self.followers.arms)))]
+        starts = [bots.observe()[0] for bots, _ in plan]
         steps = max(1, int(round(self.move_time_s / self.dt)))
         for k in range(1, steps + 1):
-            for (bots, _), start in zip(targets, starts):
-                bots.command(start + (goal[id(bots)] - start) * k / steps)
+            for (bots, goal), start in zip(plan, starts):
+                bots.command(start + (goal - start) * k / steps)
             sleep(self.dt)
-        self.last_command = goal[id(self.followers)]
+        self.last_command = plan[1][1]
         self.leaders.set_torque(False, "gripper")
         self.phase = Phase.WAITING
 
