@@ -1,14 +1,14 @@
-"""Exact, batched, differentiable solver for min 1/2 z^T P z - q^T z s.t. lo <= z <= hi (P SPD).
+"""Exact batched solver for min 1/2 z^T P z - q^T z s.t. lo <= z <= hi (P SPD), and its adjoint.
 
-Hand-written because no maintained PyTorch library solves batched box QPs exactly with an active-set
-backward on CPU and CUDA. Forward: a primal-dual active-set method; each iteration is one Cholesky
+Hand-written because no maintained PyTorch library solves batched box QPs exactly, with an active-set
+gradient, on CPU and CUDA. Forward: a primal-dual active-set method; each iteration is one Cholesky
 solve on the free entries only (a sample with many bounds active costs a small factorization), usually
 2-6 iterations, 1 when warm-started from the right set. It can cycle: a sample whose active set repeats
 or that reaches the iteration cap goes to Bertsekas' projected Newton method with an Armijo search along
 the projection arc (globally convergent), then is re-polished by the active-set iteration from the set it
 found. A sample that still fails keeps its feasible projected-Newton iterate, is flagged
-(converged=False) and a RuntimeWarning is raised: never silently. Backward: implicit differentiation of
-the KKT system on the final active set, reusing the forward's last Cholesky factor.
+(converged=False) and a RuntimeWarning is raised: never silently. `adjoint` gives the backward pass:
+implicit differentiation of the KKT system on the final active set, reusing the last Cholesky factor.
 Active-set state per entry: -1 at its lower bound, +1 at its upper bound, 0 free.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ class BoxQPOptions:
 
 @dataclasses.dataclass
 class BoxQPResult:
-    z: torch.Tensor  # (B, n)
+    z: torch.Tensor | None  # (B, n); None where the caller returns actions instead
     state: torch.Tensor  # (B, n) int8 active-set state
     iterations: torch.Tensor  # (B,) active-set + projected-Newton iterations
     fallback: torch.Tensor  # (B,) bool: needed the globally convergent solve

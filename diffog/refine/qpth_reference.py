@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from qpth.qp import QPFunction
 
 
 @contextlib.contextmanager
@@ -47,6 +46,8 @@ class _SingleThreadQP(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, H, p, G, h, max_iter):
+        from qpth.qp import QPFunction  # imported here: qpth pulls in cvxpy (~2 s), the fast path needs neither
+
         with single_thread(H.device), torch.enable_grad():
             ins = [t.detach().requires_grad_(t.requires_grad) for t in (H, p, h)]
             empty = torch.empty(0, dtype=H.dtype, device=H.device)
