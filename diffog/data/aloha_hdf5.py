@@ -215,8 +215,9 @@ class EpisodeWriter:
         ds[t, :data.size] = data  # the rest of the row is HDF5's fill value, 0: ALOHA's padding
         self._series["compress_len"][0][self.cameras.index(cam), t] = data.size
 
-    def close(self, **metadata) -> pathlib.Path:
-        """Finish the episode (adding `metadata`, e.g. achieved rate) and publish it; returns its path."""
+    def close(self, publish: bool = True, **metadata) -> pathlib.Path:
+        """Finish the episode (adding `metadata`, e.g. achieved rate) and publish it; returns its path. With
+        publish=False the finished file stays at `temp_path` (a complete episode under a hidden name)."""
         if self._closed:
             raise RuntimeError(f"episode {self.path} is already closed")
         if self._frames == 0:
@@ -226,6 +227,8 @@ class EpisodeWriter:
             ds.resize(self._frames, axis=axis)
         self._file.close()
         self._closed = True
+        if not publish:
+            return self.temp_path
         while True:
             try:
                 os.link(self.temp_path, self.path)  # atomic and never replaces an existing file

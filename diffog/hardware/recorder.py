@@ -170,8 +170,10 @@ class EpisodeRecorder:
         self._writer = None
         return writer
 
-    def stop(self) -> EpisodeSummary:
-        """Write the remaining frames and publish the episode."""
+    def stop(self, publish: bool = True) -> EpisodeSummary:
+        """Write the remaining frames and publish the episode. publish=False (shutting down mid-episode) keeps the
+        finished file under its hidden temporary name instead: nothing is lost, and no unfinished demonstration
+        slips into the data set."""
         if not self.recording:
             raise RuntimeError("not recording")
         writer = self._finish()
@@ -180,7 +182,7 @@ class EpisodeRecorder:
             writer.discard()
             why = self._error or f"no frame was recorded (dropped: {summary.drop_reasons})"
             raise RuntimeError(f"episode not saved: {why}")
-        summary.path = writer.close(achieved_rate_hz=summary.achieved_rate_hz, target_rate_hz=self.rate_hz,
+        summary.path = writer.close(publish, achieved_rate_hz=summary.achieved_rate_hz, target_rate_hz=self.rate_hz,
                                     dropped_frames=summary.dropped, drop_reasons=summary.drop_reasons)
         return summary
 

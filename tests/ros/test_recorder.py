@@ -108,9 +108,12 @@ def test_records_sim_episode_over_ros_and_reads_it_back(client, tmp_path):
         record(client, 0.3)
         discarded = call(client, EndEpisode, "/recorder/discard_episode", EndEpisode.Request())
         assert discarded.success and discarded.path == ""
+        record(client, 0.5)  # then Ctrl-C mid-episode
     finally:
         out = stop(proc)
     assert list_episodes(tmp_path / "data") == [pathlib.Path(started.path)], out
+    unfinished = list((tmp_path / "data").glob(".episode_1.*.tmp"))
+    assert len(unfinished) == 1 and len(read_episode(unfinished[0])) > 0, out  # kept complete, out of the data set
     ep = read_episode(started.path)
     assert len(ep) == reply.frame_count > 20, reply.message
     assert ep.qpos.shape == ep.qvel.shape == ep.effort.shape == ep.action.shape == (len(ep), 14)
@@ -130,7 +133,7 @@ def test_records_sim_episode_over_ros_and_reads_it_back(client, tmp_path):
     assert ep.metadata["dropped_frames"] >= 0 and ep.metadata["achieved_rate_hz"] > 0
     # the MCAP bag of the same topics, and none for the discarded episode
     bags = sorted((tmp_path / "bags").iterdir())
-    assert [b.name for b in bags] == ["episode_0"]
+    assert [b.name for b in bags] == ["episode_0", "episode_1"]  # the unfinished episode's bag is kept too
     topics = bag_topics(bags[0])
     assert topics["/follower_left/joint_states"] == "sensor_msgs/msg/JointState"
     assert topics["/follower_right/commands/joint_group"] == "interbotix_xs_msgs/msg/JointGroupCommand"

@@ -86,3 +86,14 @@ def test_discard_and_empty_episodes_publish_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == [] and list_episodes(tmp_path) == []
     with pytest.raises(RuntimeError, match="not recording"):
         rec.stop()
+
+
+def test_stop_without_publishing_keeps_a_complete_hidden_file(tmp_path):
+    rec = EpisodeRecorder(tmp_path, ARMS, ["cam_high"])
+    rec.start()
+    for k in range(3):
+        feed(rec, 1.0 + 0.02 * k, k)
+        rec.tick(1.0 + 0.02 * k)
+    summary = rec.stop(publish=False)
+    assert summary.path.name.startswith(".episode_0.") and list_episodes(tmp_path) == []
+    np.testing.assert_array_equal(read_episode(summary.path).qpos[:, 0], [0, 1, 2])

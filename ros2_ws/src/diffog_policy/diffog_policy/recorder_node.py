@@ -182,8 +182,15 @@ class RecorderNode(Node):
 
     def destroy_node(self) -> None:
         self.loop.stop()
-        if self.recorder.recording:  # shutting down mid-episode: keep what was recorded
-            self._end(EndEpisode.Response(), keep=True)
+        if self.recorder.recording:  # shut down mid-episode: keep the frames, but out of the data set
+            try:
+                summary = self.recorder.stop(publish=False)
+                self.get_logger().warning(f"shut down mid-episode: {summary.frames} frames kept unpublished at "
+                                          f"{summary.path}; rename it to episode_N.hdf5 to use it")
+            except RuntimeError as e:
+                self.get_logger().error(str(e))
+            if self.bag is not None:
+                self.bag.close(keep=True)
         super().destroy_node()
 
 
