@@ -179,38 +179,45 @@ def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) ->
         raise ValueError(_NOT_SPD)
 
 
-def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_steps=30):
+def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_steps=20):
     """Bertsekas (1982) projected Newton for box QPs (globally convergent); returns the iterate and iterations."""
-    B = q.shape[0]
     tol_z, _, _ = _tolerances(P, q, _finite(lo), _finite(hi), rtol)
     z = torch.minimum(torch.maximum(z, lo), hi)
-    diag = P.diagonal(dim1=-2, dim2=-1)
+    iters = torch.zeros(q.shape[0], dtype=torch.int32, device=q.device)
     steps = beta ** torch.arange(n_steps, dtype=P.dtype, device=P.device)
-    iters = torch.zeros(B, dtype=torch.int32, device=q.device)
-    todo = torch.arange(B, device=q.device)
+    ids = torch.arange(q.shape[0], device=q.device)
+    work = (P, q, lo, hi, tol_z, P.diagonal(dim1=-2, dim2=-1), z.clone())
     for _ in range(max_iter):
-        Pt, qt, lt, ht, zt = P[todo], q[todo], lo[todo], hi[todo], z[todo]
-        g = _matvec(Pt, zt) - qt
-        proj_res = (zt - torch.minimum(torch.maximum(zt - g / diag[todo], lt), ht)).abs().amax(-1)
+        P, q, lo, hi, tol_z, diag, zt = work
+        g = _matvec(P, zt) - q
+        proj_res = (zt - torch.minimum(torch.maximum(zt - g / diag, lo), hi)).abs().amax(-1)
         moving = proj_res > rtol * (1.0 + zt.abs().amax(-1))
-        if not bool(moving.any()):
-            break
-        todo, Pt, qt, lt, ht, zt, g = (t[moving] for t in (todo, Pt, qt, lt, ht, zt, g))
-        eps = proj_res[moving].clamp(max=1e-3).unsqueeze(-1) + tol_z[todo]
-        binding = ((zt <= lt + eps) & (g > 0)) | ((zt >= ht - eps) & (g < 0))
-        newton, _, failed = _free_solve(Pt, qt, binding, torch.where(binding, zt, 0))
+        n_moving = int(moving.sum())
+        if n_moving < len(moving):
+            z[ids] = zt
+            if n_moving == 0:
+                return z, iters
+            keep = moving.nonzero().squeeze(-1)
+            ids, g, proj_res = ids[keep], g[keep], proj_res[keep]
+            P, q, lo, hi, tol_z, diag, zt = work = tuple(t[keep] for t in work)
+        # Entries at (or within eps of) a bound with the gradient pushing outward stay put; Newton on the rest.
+        eps = proj_res.clamp(max=1e-3).unsqueeze(-1) + tol_z
+        binding = ((zt <= lo + eps) & (g > 0)) | ((zt >= hi - eps) & (g < 0))
+        newton, _, failed = _free_solve(P, q, binding, torch.where(binding, zt, 0))
         if bool(failed.any()):
             raise ValueError(_NOT_SPD)
-        d = torch.where(binding, -g / diag[todo], newton - zt)
-        cand = torch.minimum(torch.maximum(zt.unsqueeze(1) + steps.view(1, -1, 1) * d.unsqueeze(1), lt.unsqueeze(1)), ht.unsqueeze(1))
-        f = 0.5 * (cand * (cand @ Pt)).sum(-1) - (cand * qt.unsqueeze(1)).sum(-1)  # (b, steps)
-        f0 = 0.5 * (zt * _matvec(Pt, zt)).sum(-1, keepdim=True) - (zt * qt).sum(-1, keepdim=True)
+        d = torch.where(binding, -g / diag, newton - zt)
+        cand = torch.minimum(torch.maximum(zt.unsqueeze(1) + steps.view(1, -1, 1) * d.unsqueeze(1), lo.unsqueeze(1)), hi.unsqueeze(1))
+        f = 0.5 * (cand * (cand @ P)).sum(-1) - (cand * q.unsqueeze(1)).sum(-1)  # (b, steps)
+        f0 = 0.5 * (zt * (g - q)).sum(-1, keepdim=True)  # 1/2 z^T P z - q^T z with P z = g + q
         free_dec = torch.where(binding, 0, -g * d).sum(-1, keepdim=True) * steps
         bind_dec = (torch.where(binding, g, 0).unsqueeze(1) * (zt.unsqueeze(1) - cand)).sum(-1)
         ok = (f0 - f) >= sigma * (free_dec + bind_dec)
         first = torch.where(ok.any(-1), ok.int().argmax(-1), n_steps - 1)
-        z[todo] = cand[torch.arange(len(todo), device=q.device), first]
-        iters[todo] += 1
+        zt = cand[torch.arange(len(ids), device=q.device), first]
+        work = (P, q, lo, hi, tol_z, diag, zt)
+        iters[ids] += 1
+    z[ids] = work[-1]
     return z, iters
 
 
