@@ -17,5 +17,7 @@ setup(
     zip_safe=True,
     description="ALOHA robot description and bringup",
     license="MIT",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "sim_node = aloha_bringup.sim_node:main",
+    ]},
 )
