@@ -133,8 +133,8 @@ def test_records_sim_episode_over_ros_and_reads_it_back(client, tmp_path):
     assert ep.metadata["dropped_frames"] >= 0 and ep.metadata["achieved_rate_hz"] > 0
     # the MCAP bag of the same topics, and none for the discarded episode
     bags = sorted((tmp_path / "bags").iterdir())
-    assert [b.name for b in bags] == ["episode_0", "episode_1"]  # the unfinished episode's bag is kept too
-    topics = bag_topics(bags[0])
+    assert [b.name for b in bags] == [unfinished[0].name.removesuffix(".hdf5"), "episode_0"]  # named as the files
+    topics = bag_topics(bags[1])
     assert topics["/follower_left/joint_states"] == "sensor_msgs/msg/JointState"
     assert topics["/follower_right/commands/joint_group"] == "interbotix_xs_msgs/msg/JointGroupCommand"
     assert "/cam_high/camera/color/image_rect_raw" in topics

@@ -139,7 +139,7 @@ class RecorderNode(Node):
             response.success, response.message = False, str(e)
             return response
         if self.bag is not None:
-            self.bag.open(path.stem)
+            self.bag.open()
         response.success, response.path, response.frame_count = True, str(path), 0
         response.message = f"recording {task or 'episode'} to {path}"
         self.get_logger().info(response.message)
@@ -149,12 +149,11 @@ class RecorderNode(Node):
         try:
             summary = self.recorder.stop() if keep else self.recorder.discard()
         except (RuntimeError, OSError) as e:
+            self._close_bag(None)
             response.success, response.message = False, str(e)
             self.get_logger().error(response.message)
             return response
-        finally:
-            if self.bag is not None:
-                self.bag.close(keep)
+        self._close_bag(summary.path)
         response.success, response.frame_count = True, summary.frames
         response.path = str(summary.path or "")
         response.message = (f"{'saved' if keep else 'discarded'} {summary.frames} frames at "
@@ -162,6 +161,11 @@ class RecorderNode(Node):
                             f"{summary.dropped} dropped {summary.drop_reasons or ''}".rstrip())
         self.get_logger().info(response.message)
         return response
+
+    def _close_bag(self, episode: pathlib.Path | None) -> None:
+        """The bag takes the episode file's name (hidden too when the episode is), or goes with a discarded one."""
+        if self.bag is not None:
+            self.bag.close(None if episode is None else episode.name.removesuffix(".hdf5"))
 
     def _on_stop(self, request, response):
         return self._end(response, keep=True)
@@ -185,12 +189,12 @@ class RecorderNode(Node):
         if self.recorder.recording:  # shut down mid-episode: keep the frames, but out of the data set
             try:
                 summary = self.recorder.stop(publish=False)
+                self._close_bag(summary.path)
                 self.get_logger().warning(f"shut down mid-episode: {summary.frames} frames kept unpublished at "
                                           f"{summary.path}; rename it to episode_N.hdf5 to use it")
             except RuntimeError as e:
+                self._close_bag(None)
                 self.get_logger().error(str(e))
-            if self.bag is not None:
-                self.bag.close(keep=True)
         super().destroy_node()
 
 
