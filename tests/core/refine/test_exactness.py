@@ -168,3 +168,24 @@ def test_reduced_solve_gives_each_sample_its_own_free_set():
         expect = v[b].clone()
         expect[F] = torch.linalg.solve(P[b][F][:, F], q[b][F] - P[b][F][:, A] @ v[b][A])
         torch.testing.assert_close(z[b], expect, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("method", ["projected_newton", "interior_point"])
+def test_fallback_solvers_reach_the_exact_solution_on_their_own(method):
+    from diffog.refine import box_qp
+    from diffog.refine.difference_coordinates import DifferenceCoordinates
+
+    layer = make_layer()
+    a = rough(12, 24)
+    Q = random_spd(12, T * D, cond=1e4, seed=25)
+    with torch.no_grad():
+        y_exact = layer.refine(Q, a, a[:, 0])
+    coords = DifferenceCoordinates(T, D, layer.cmask)
+    P, q = coords.hessian(Q, layer.alpha), coords.linear(Q, a, coords.offset(a[:, 0], a))
+    lo, hi = coords.box(layer.lower, layer.upper, 12, (layer.lower, layer.upper))
+    if method == "projected_newton":
+        z, iters = box_qp._projected_newton(P, q, lo, hi, torch.zeros_like(q), 500, 1e-12)
+    else:
+        z, _, iters = box_qp._interior_point(P, q, lo, hi, 100, 1e-12)
+    assert int(iters.max()) < (500 if method == "projected_newton" else 100)
+    torch.testing.assert_close(coords.actions(z, coords.offset(a[:, 0], a)), y_exact, atol=1e-6, rtol=0)
