@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from diffog.data.aloha_hdf5 import Episode, list_episodes, read_episode
 from diffog.data.normalizer import MinMaxNormalizer
+from diffog.data.object_poses import replay_object_poses
 from diffog.data.sampler import SequenceSampler
 
 
@@ -44,11 +45,16 @@ def resize_images(frames: np.ndarray, size: Sequence[int]) -> np.ndarray:
     return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
 
 
+LOWDIM_KEYS = ("qpos", "qvel", "effort", "object_poses")
+
+
 def lowdim_stream(episode: Episode, key: str) -> np.ndarray:
-    """A (T, D) low-dim stream of an episode: qpos, qvel, effort or a named extra stream such as object poses."""
-    value = getattr(episode, key, None) if key in ("qpos", "qvel", "effort") else episode.extras.get(key)
+    """A (T, D) low-dim stream of an episode: qpos, qvel, effort, or object_poses (sim episodes, by replay)."""
+    if key == "object_poses":
+        return replay_object_poses(episode)
+    value = getattr(episode, key, None) if key in LOWDIM_KEYS else None
     if value is None:
-        raise KeyError(f"{episode.path}: no low-dim stream {key!r}")
+        raise KeyError(f"{episode.path}: no low-dim stream {key!r}; known: {LOWDIM_KEYS}")
     return np.asarray(value, dtype=np.float32)
 
 

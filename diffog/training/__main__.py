@@ -5,6 +5,7 @@
   python -m diffog.training resume runs/x/last.ckpt [training.num_steps=40000 ...]
   python -m diffog.training evaluate runs/x/last.ckpt [data.dir=DIR]
   python -m diffog.training export runs/x/last.ckpt checkpoints/x.ckpt   (drops the training state)
+  python -m diffog.training rollout checkpoints/x.ckpt --episodes 20 [--raw]   (closed loop in the sim)
 Multi-GPU / multi-process: torchrun --nproc_per_node N -m diffog.training train ... (same arguments).
 """
 from __future__ import annotations
@@ -29,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("export", help="copy a checkpoint without its training state (smaller, not resumable)")
     p.add_argument("checkpoint")
     p.add_argument("output")
+    p = sub.add_parser("rollout", help="success rate and trajectory metrics in the MuJoCo sim")
+    p.add_argument("checkpoint")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--first-seed", type=int, default=100_000, help="sim seeds (demos use 0, 1, ...)")
+    p.add_argument("--max-steps", type=int, default=1200, help="control steps (50 Hz) per episode")
+    p.add_argument("--raw", action="store_true", help="execute the DP's raw chunk instead of the refined one")
     args = parser.parse_args(argv)
 
     from diffog.training.trainer import train  # torch and friends load only once arguments parse
@@ -44,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         payload = read_checkpoint(args.checkpoint)
         payload["config"] = apply_overrides(payload["config"], args.overrides)
         summary = evaluate_checkpoint(payload, device=payload["config"]["device"])
+    elif args.command == "rollout":
+        from diffog.policy import load_policy
+        from diffog.training.rollout import evaluate_in_sim
+
+        policy = load_policy(args.checkpoint, seed=0)
+        seeds = range(args.first_seed, args.first_seed + args.episodes)
+        summary = evaluate_in_sim(policy, policy.config["task"]["name"], seeds, args.max_steps, not args.raw)
     else:
         payload = read_checkpoint(args.checkpoint)
         save_checkpoint(args.output, weights=payload["weights"], normalizer_state=payload["normalizer"],
