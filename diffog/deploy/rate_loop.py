@@ -7,14 +7,16 @@ from collections.abc import Callable
 
 
 class RateLoop:
-    """Runs `fn()` every 1/rate_hz s (monotonic clock). A tick that overruns its period delays the next one
-    rather than queueing catch-up ticks; `tick_times` keeps every start time for the achieved rate."""
+    """Runs `fn()` every 1/rate_hz s of `clock` (default: monotonic wall time; a ROS clock follows /clock in
+    simulation). A tick that overruns its period delays the next one rather than queueing catch-up ticks;
+    `tick_times` keeps every start time for the achieved rate."""
 
-    def __init__(self, rate_hz: float, fn: Callable[[], object], on_error: Callable[[BaseException], None]):
+    def __init__(self, rate_hz: float, fn: Callable[[], object], on_error: Callable[[BaseException], None],
+                 clock: Callable[[], float] = time.monotonic):
         if rate_hz <= 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz}")
         self.period = 1.0 / rate_hz
-        self._fn, self._on_error = fn, on_error
+        self._fn, self._on_error, self._clock = fn, on_error, clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="policy-rate-loop", daemon=True)
         self.tick_times: list[float] = []
@@ -32,12 +34,15 @@ class RateLoop:
         return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
 
     def _run(self) -> None:
-        next_tick = time.monotonic()
+        next_tick = self._clock()
         while not self._stop.is_set():
-            self.tick_times.append(time.monotonic())
+            self.tick_times.append(self._clock())
             try:
                 self._fn()
             except Exception as e:  # noqa: BLE001 - a failing tick is reported and the loop keeps the robot held
                 self._on_error(e)
-            next_tick = max(next_tick + self.period, time.monotonic())
-            self._stop.wait(max(0.0, next_tick - time.monotonic()))
+            next_tick = max(next_tick + self.period, self._clock())
+            # another clock may run at any speed against the wall: wait in short slices and look again
+            slice_s = None if self._clock is time.monotonic else 0.005
+            while not self._stop.is_set() and (remaining := next_tick - self._clock()) > 0:
+                self._stop.wait(remaining if slice_s is None else min(remaining, slice_s))

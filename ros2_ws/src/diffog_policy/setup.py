@@ -21,5 +21,6 @@ setup(
         "camera_node = diffog_policy.camera_node:main",
         "bag_recorder = diffog_policy.bag_tools:record_main",
         "bag_player = diffog_policy.bag_tools:play_main",
+        "episode_runner = diffog_policy.episode_runner:main",
     ]},
 )

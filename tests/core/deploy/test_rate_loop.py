@@ -34,3 +34,16 @@ def test_an_overrunning_tick_delays_the_next_instead_of_queueing_catch_ups():
 def test_rate_must_be_positive():
     with pytest.raises(ValueError):
         RateLoop(0.0, lambda: None, on_error=print)
+
+
+def test_follows_another_clock_such_as_sim_time():
+    """A clock running at a tenth of wall speed: 20 Hz in its time is 2 Hz on the wall."""
+    t0 = time.monotonic()
+    slow = lambda: (time.monotonic() - t0) * 0.1  # noqa: E731
+    calls = []
+    loop = RateLoop(20.0, lambda: calls.append(slow()), on_error=print, clock=slow)
+    loop.start()
+    time.sleep(1.2)
+    loop.stop()
+    assert 2 <= len(calls) <= 4
+    assert all(b - a >= 0.05 - 1e-6 for a, b in zip(calls, calls[1:]))

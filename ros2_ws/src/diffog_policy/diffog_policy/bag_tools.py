@@ -57,7 +57,8 @@ class BagRecorderNode(Node):
 
     def destroy_node(self) -> None:
         self.bag.close()
-        self.get_logger().info(f"wrote {self.bag.count} messages to {self.bag.path}")
+        # stdout, not the ROS logger: on SIGINT the context is already shut down here
+        print(f"[bag_recorder] wrote {self.bag.count} messages to {self.bag.path}", flush=True)
         super().destroy_node()
 
 

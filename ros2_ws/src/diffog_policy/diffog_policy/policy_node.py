@@ -58,6 +58,7 @@ PARAMETERS = {
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("policy")
+        self.loop: RateLoop | None = None  # set last: a constructor that fails leaves nothing running
         p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
         if not p["checkpoint"]:
             raise ValueError("parameter 'checkpoint' is required")
@@ -95,7 +96,7 @@ class PolicyNode(Node):
         self.create_service(SetBool, "~/estop", self._on_estop)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / command_rate, self._on_command_tick)
-        self.loop = RateLoop(p["rate_hz"], self._on_policy_tick, on_error=self._on_tick_error)
+        self.loop = RateLoop(p["rate_hz"], self._on_policy_tick, on_error=self._on_tick_error, clock=self.now_s)
         self.loop.start()
         self.get_logger().info(f"policy ready: refiner={self.policy.refiner} rate={p['rate_hz']} Hz "
                                f"cameras={self.policy.cameras} commands at {command_rate} Hz")
@@ -198,7 +199,8 @@ class PolicyNode(Node):
         return Header(stamp=Time(nanoseconds=round(t * 1e9)).to_msg())
 
     def destroy_node(self) -> None:
-        self.loop.stop()
+        if self.loop is not None:
+            self.loop.stop()
         super().destroy_node()
 
 

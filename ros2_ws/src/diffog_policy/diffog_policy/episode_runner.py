@@ -1,0 +1,176 @@
+"""Episode runner: closed-loop evaluation of the policy node against the simulated ALOHA over ROS.
+
+For every refiner in `modes` and every episode: e-stop the policy, switch its `refiner` parameter, reset the sim,
+release the policy (it re-anchors to the measured position), and run until the sim reports success or
+`episode_timeout_s` of the node's clock (sim time with use_sim_time). What the policy sent on the follower command topics is scored with diffog.deploy.episodes;
+the per-episode results and per-mode summaries go to `output` (JSON). The node exits when done, so a graph can
+mark it required (the run ends with it).
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import threading
+import time
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from std_msgs.msg import Bool
+from std_srvs.srv import SetBool, Trigger
+
+from diffog.deploy.aloha_topics import AlohaTopics
+from diffog.deploy.episodes import executed_metrics, summarize
+from diffog.deploy.runtime_policy import resolve_checkpoint
+from diffog.data.normalizer import MinMaxNormalizer
+from diffog.policy.checkpoint import read_checkpoint
+
+PARAMETERS = {
+    "checkpoint": "",               # the policy's checkpoint: its normalizer and step scale the metrics
+    "modes": ["none", "diffog"],    # refiners to compare
+    "episodes": 3,                  # per mode
+    "episode_timeout_s": 40.0,
+    "settle_s": 1.0,                # wall seconds after a reset before the policy is released
+    "policy": "/policy",            # the policy node's name
+    "reset_service": "/aloha_sim/reset",  # std_srvs/Trigger: new episode (the sim draws the next seed)
+    "success_topic": "/aloha_sim/success",  # std_msgs/Bool
+    "output": "",                   # JSON results; required
+}
+
+
+class EpisodeRunner(Node):
+    def __init__(self) -> None:
+        super().__init__("episode_runner")
+        p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
+        if not p["output"] or not p["checkpoint"]:
+            raise ValueError("parameters 'output' and 'checkpoint' are required")
+        self.p = p
+        payload = read_checkpoint(resolve_checkpoint(p["checkpoint"]))
+        self.normalizer = MinMaxNormalizer.from_state_dict(payload["normalizer"])
+        self.joint_names = list(payload["joint_names"])
+        self.topics = AlohaTopics.load()
+        self.dt = payload["config"]["task"]["frame_skip"] / self.topics.description["control_rate_hz"]
+        self.lock = threading.Lock()
+        self.latest: dict[str, np.ndarray] = {}
+        self.rows: list[tuple[float, np.ndarray]] = []
+        self.latency: list[dict[str, float]] = []
+        self.success = False
+        for f in self.topics.followers:
+            self.create_subscription(JointGroupCommand, self.topics.topic("arm_group_command", arm_ns=f),
+                                     lambda m, f=f: self._on_command(f, np.asarray(m.cmd, dtype=np.float64)), 50)
+            self.create_subscription(JointSingleCommand, self.topics.topic("gripper_command", arm_ns=f),
+                                     lambda m, f=f: self._on_gripper(f, m.cmd), 50)
+        self.create_subscription(Bool, p["success_topic"], self._on_success, 10)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.estop = self.create_client(SetBool, f"{p['policy']}/estop")
+        self.set_params = self.create_client(SetParameters, f"{p['policy']}/set_parameters")
+        self.reset = self.create_client(Trigger, p["reset_service"])
+
+    # --- what the policy does --------------------------------------------------------------------------------
+    def _on_command(self, follower: str, arm: np.ndarray) -> None:
+        with self.lock:
+            self.latest[follower] = arm
+            if follower == self.topics.followers[-1] and len(self.latest) == 2 * len(self.topics.followers):
+                row = np.concatenate([np.r_[self.latest[f], self.latest[f + "/gripper"]] for f in self.topics.followers])
+                self.rows.append((self.now_s(), row))
+
+    def _on_gripper(self, follower: str, joint: float) -> None:
+        with self.lock:
+            self.latest[follower + "/gripper"] = np.array([self.topics.gripper.joint_to_normalized(joint)])
+
+    def _on_success(self, msg: Bool) -> None:
+        self.success = self.success or msg.data
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith(self.p["policy"].strip("/") + ":"):
+                values = {kv.key: kv.value for kv in status.values}
+                if not values.get("hold_reason"):
+                    self.latency.append({k: float(values[k]) for k in ("inference_s", "refinement_s",
+                                                                        "observation_age_s", "achieved_rate_hz")})
+
+    # --- the evaluation -------------------------------------------------------------------------------------
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def call(self, client, request, what: str, timeout: float = 30.0):
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f"{what}: service {client.srv_name} did not appear within {timeout} s")
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: no answer within {timeout} s")
+            time.sleep(0.02)
+        return future.result()
+
+    def set_refiner(self, name: str) -> None:
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=name)
+        result = self.call(self.set_params, SetParameters.Request(parameters=[Parameter(name="refiner", value=value)]),
+                           f"set refiner {name}").results[0]
+        if not result.successful:
+            raise RuntimeError(f"the policy refused refiner {name!r}: {result.reason}")
+
+    def episode(self, mode: str, index: int) -> dict:
+        self.call(self.estop, SetBool.Request(data=True), "e-stop")
+        self.set_refiner(mode)
+        reply = self.call(self.reset, Trigger.Request(), "sim reset")
+        if not reply.success:
+            raise RuntimeError(f"sim reset failed: {reply.message}")
+        time.sleep(self.p["settle_s"])
+        with self.lock:
+            self.rows, self.latency, self.success = [], [], False
+        t0 = self.now_s()
+        self.call(self.estop, SetBool.Request(data=False), "release")
+        while not self.success and self.now_s() - t0 < self.p["episode_timeout_s"]:
+            time.sleep(0.05)
+        duration = self.now_s() - t0
+        self.call(self.estop, SetBool.Request(data=True), "e-stop")
+        with self.lock:
+            rows, latency = list(self.rows), list(self.latency)
+        run = {"mode": mode, "episode": index, "reset": reply.message, "success": self.success,
+               "duration_s": duration, "commands": len(rows)}
+        if len(rows) > 2:
+            times, cmds = np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])
+            run.update(executed_metrics(times, cmds, self.dt, self.normalizer, self.joint_names))
+        if latency:
+            run.update({k: float(np.mean([x[k] for x in latency])) for k in latency[0]})
+        self.get_logger().info(f"{mode} episode {index}: success={run['success']} in {duration:.1f} s, "
+                               f"{len(rows)} commands")
+        return run
+
+    def run(self) -> dict:
+        runs = [self.episode(mode, i) for mode in self.p["modes"] for i in range(self.p["episodes"])]
+        results = {"runs": runs, "summary": {m: summarize([r for r in runs if r["mode"] == m])
+                                             for m in self.p["modes"]}}
+        out = pathlib.Path(self.p["output"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+        self.get_logger().info(f"wrote {out}")
+        return results
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    code = 0
+    try:
+        node = EpisodeRunner()
+        executor = MultiThreadedExecutor()
+        executor.add_node(node)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        node.run()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        code = 130
+    finally:
+        if rclpy.ok():
+            rclpy.shutdown()
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()
