@@ -1,7 +1,7 @@
 """Benchmark: the fast active-set backend against qpth (as the paper's code calls it) in the same process.
 
-Both solve the same problems in float64 on one CPU thread (or on CUDA with --device cuda); times are
-medians. Q comes from the paper's transformer head (Table IX, PyTorch's default init, which gives a
+Both solve the same problems in float64 on one CPU thread (or on CUDA with --device cuda). Each time is
+the best of a few repeats (robust on a shared machine), then the median over problems. Q comes from the paper's transformer head (Table IX, PyTorch's default init, which gives a
 badly conditioned Q: the hard case for an active-set method) or is Q = I + a small random SPD term
 ("near-identity", what a trained DiffOG tends to produce since it learns y* close to a).
 Chunks are smooth random walks in [-1, 1] whose steps (std 0.03) sometimes break the 0.05 bound.
@@ -44,7 +44,7 @@ def _time(fn, repeats: int, device: torch.device) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+    return min(times) * 1e3
 
 
 def _layers(T: int, D: int, device: torch.device) -> dict[str, DiffOGLayer]:
@@ -73,7 +73,7 @@ def bench_inference(T: int, D: int, q_kind: str, n_problems: int, device: torch.
             prev = None if i == 0 else torch.cat([state[:, 1:], state[:, -1:]], 1)  # shifted by one step
             warm.append(_time(lambda: fast.refine(Q, a, past, init_state=prev), 3, device))
             y = fast.refine(Q, a, past, init_state=prev)
-            qp.append(_time(lambda: ref.refine(Q, a, past), 1, device))
+            qp.append(_time(lambda: ref.refine(Q, a, past), 2, device))
             err = max(err, float((ref.refine(Q, a, past) - y).abs().max()))
             state = fast._last_state
         past = y[:, 0]
@@ -97,7 +97,7 @@ def bench_training(B: int, T: int, D: int, q_kind: str, repeats: int, device: to
             (layer.refine(Qg, ag) - target).square().sum().backward()
             grads[name] = Qg.grad
 
-        out[f"{name}_ms"] = _time(step, repeats if name == "fast" else max(1, repeats // 3), device)
+        out[f"{name}_ms"] = _time(step, repeats if name == "fast" else max(1, repeats // 2), device)
         out[f"{name}_iters"] = int(layer.last_stats.iterations.max()) if name == "fast" else 0
     out["grad_rel_diff"] = float((grads["fast"] - grads["qpth"]).norm() / grads["qpth"].norm())
     return out

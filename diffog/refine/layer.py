@@ -32,7 +32,7 @@ class RefinementStats:
     backend: str
     iterations: torch.Tensor  # solver iterations (active-set + fallback; qpth: its iteration cap)
     converged: torch.Tensor  # bool: KKT conditions hold to tolerance
-    fallback: torch.Tensor  # bool: the active-set method cycled/capped and the globally convergent solve ran
+    fallback: torch.Tensor  # bool: the active-set method cycled or hit its cap, so the fallback solves ran
     active_constraints: torch.Tensor  # inequality constraints at a bound
     max_violation: torch.Tensor  # largest constraint violation, normalized units (0 when all hold)
     kkt_residual: torch.Tensor  # largest stationarity / multiplier-sign residual, relative to 1 + |q|
