@@ -67,6 +67,19 @@ class DiffOGPolicy(nn.Module):
         return {"loss": dp_loss + self.layer_loss_weight * layer_loss, "dp_loss": dp_loss, "layer_loss": layer_loss}
 
     @torch.no_grad()
+    def sample_normalized(self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+                          ) -> torch.Tensor:
+        """The DP's normalized chunk from the current step on, (B, horizon - n_obs_steps + 1, D), from raw obs."""
+        return self.base.sample(self.normalize_obs(obs), generator)[:, self.start:]
+
+    @torch.no_grad()
+    def refine_normalized(self, nchunk: torch.Tensor, past_action: torch.Tensor | None = None) -> torch.Tensor:
+        """The DiffOG layer on a normalized chunk; `past_action` (B, D) in robot units anchors its first step."""
+        if past_action is None:
+            return self.layer(nchunk)
+        return self.layer.forward_with_past_action(nchunk, self.normalizer.normalize("action", past_action))
+
+    @torch.no_grad()
     def predict(self, obs: Mapping[str, torch.Tensor], past_action: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(raw, refined) chunks in robot units, (B, horizon - n_obs_steps + 1, D) from the current step on.
@@ -74,12 +87,8 @@ class DiffOGPolicy(nn.Module):
         `past_action` (B, D) in robot units: the last action sent, which the layer's first step must continue
         within the bound. `refined` is None without a layer.
         """
-        nraw = self.base.sample(self.normalize_obs(obs), generator)[:, self.start:]
+        nraw = self.sample_normalized(obs, generator)
         raw = self.normalizer.unnormalize("action", nraw)
         if self.layer is None:
             return raw, None
-        if past_action is None:
-            nref = self.layer(nraw)
-        else:
-            nref = self.layer.forward_with_past_action(nraw, self.normalizer.normalize("action", past_action))
-        return raw, self.normalizer.unnormalize("action", nref)
+        return raw, self.normalizer.unnormalize("action", self.refine_normalized(nraw, past_action))

@@ -59,13 +59,12 @@ class LoadedPolicy:
             out[IMAGE_PREFIX + cam] = torch.from_numpy(np.ascontiguousarray(img))[None].to(self.device)
         return out
 
-    @torch.no_grad()
     def sample_raw(self, obs: Mapping) -> np.ndarray:
         """The base policy's chunk alone, (chunk_length, D) robot units: for deployments that refine it
         themselves (diffog.deploy times and compares the refiners on the same raw chunk)."""
-        m = self.model
-        nraw = m.base.sample(m.normalize_obs(self._obs_tensors(obs)), self._generator)[:, m.start:]
-        return self.normalizer.unnormalize("action", nraw)[0].cpu().numpy().astype(np.float64)
+        tensors = self._obs_tensors(obs)
+        nraw = self.model.sample_normalized(tensors, self._generator)
+        return self._to_robot_units("raw", nraw)
 
     def predict_chunk(self, obs: Mapping, past_action: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray | None, dict]:
@@ -79,16 +78,20 @@ class LoadedPolicy:
                 raise ValueError(f"past_action must be {len(self.joint_names)} finite values")
             past = torch.from_numpy(past).to(self.device)
         t0 = time.perf_counter()
-        raw, refined = self.model.predict(tensors, past, self._generator)
-        stats = {"inference_s": time.perf_counter() - t0}
+        nraw = self.model.sample_normalized(tensors, self._generator)
+        t1 = time.perf_counter()
+        nref = self.model.refine_normalized(nraw, past) if self.has_layer else None
+        stats = {"inference_s": t1 - t0, "refine_s": time.perf_counter() - t1}
         if self.has_layer and self.model.layer.last_stats is not None:
             stats.update(self.model.layer.last_stats.summary())
-        raw_np = raw[0].cpu().numpy().astype(np.float64)
-        ref_np = None if refined is None else refined[0].cpu().numpy().astype(np.float64)
-        for name, chunk in (("raw", raw_np), ("refined", ref_np)):
-            if chunk is not None and not np.all(np.isfinite(chunk)):
-                raise FloatingPointError(f"the policy produced a non-finite {name} chunk")
-        return raw_np, ref_np, stats
+        refined = None if nref is None else self._to_robot_units("refined", nref)
+        return self._to_robot_units("raw", nraw), refined, stats
+
+    def _to_robot_units(self, name: str, nchunk: torch.Tensor) -> np.ndarray:
+        chunk = self.normalizer.unnormalize("action", nchunk)[0].cpu().numpy().astype(np.float64)
+        if not np.all(np.isfinite(chunk)):
+            raise FloatingPointError(f"the policy produced a non-finite {name} chunk")
+        return chunk
 
 
 def load_policy(checkpoint_path: str | os.PathLike, device: str | torch.device = "cpu",

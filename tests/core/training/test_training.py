@@ -48,6 +48,15 @@ def test_refine_mode_leaves_the_base_bit_identical(base_run, episode_dir, tmp_pa
     assert len(opt_params) == sum(1 for k in live if k.startswith("layer.q_net.")), "only the layer is optimized"
     assert set(s["val"]) == {"loss", "layer_loss"}
 
+    policy = load_policy(s["checkpoint"], seed=1)
+    past = np.linspace(-0.2, 0.2, 14)
+    raw, ref, stats = policy.predict_chunk({"qpos": np.tile(past, (2, 1))}, past)
+    assert stats["converged"] and stats["max_violation"] <= 1e-9
+    bound = refined["config"]["task"]["refine"]["bound"]
+    n = policy.normalizer.normalize("action", torch.tensor(np.vstack([past, ref]), dtype=torch.float32))
+    dims = [i for i, name in enumerate(policy.joint_names) if "gripper" not in name]
+    assert n[1:, dims].sub(n[:-1, dims]).abs().max() <= bound + 1e-5, "every step, the first from the past action"
+
 
 def test_checkpoint_round_trip_gives_identical_actions(base_run, tmp_path):
     obs = {"qpos": np.random.default_rng(0).uniform(-0.3, 0.3, (2, 14))}
@@ -55,6 +64,7 @@ def test_checkpoint_round_trip_gives_identical_actions(base_run, tmp_path):
     b = load_policy(base_run["checkpoint"], seed=7)
     raw_a, ref_a, stats = a.predict_chunk(obs)
     raw_b, _, _ = b.predict_chunk(obs)
+    assert np.array_equal(load_policy(base_run["checkpoint"], seed=7).sample_raw(obs), raw_a)
     assert raw_a.shape == (a.chunk_length, 14) and ref_a is None and stats["inference_s"] > 0
     assert np.array_equal(raw_a, raw_b)
     assert a.joint_names == action_joint_names() and a.horizon == 16 and a.n_action_steps == 8
