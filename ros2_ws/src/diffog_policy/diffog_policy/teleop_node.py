@@ -13,6 +13,7 @@ maximum step per tick. Any failed read or write holds the followers (nothing is 
 from __future__ import annotations
 
 import threading
+import time
 
 import rclpy
 import rclpy.time
@@ -33,6 +34,7 @@ PARAMETERS = {
     "leader_backend": "interbotix",     # interbotix | dynamixel
     "follower_backend": "interbotix",   # interbotix | dynamixel
     "rate_hz": 0.0,                     # 0 = aloha.yaml control_rate_hz
+    "dynamixel_retries": 3,             # tries per bus exchange before a servo counts as not answering
     "robot_description": "",            # aloha.yaml; "" = the shipped one
 }
 
@@ -88,22 +90,34 @@ class TeleopNode(Node):
         roles = {"leader": (ros["leaders"], p["leader_backend"]), "follower": (ros["followers"], p["follower_backend"])}
         self.bots = {}
         for role, (names, backend) in roles.items():
-            arms = [self._make_arm(name, backend, d) for name in names]
+            arms = [self._make_arm(name, backend, d, p["dynamixel_retries"]) for name in names]
             self.bots[role] = Bimanual(dict(zip(d["arms"], arms)), role, d)
         self.rate_hz = p["rate_hz"] or d["control_rate_hz"]
         self.teleop = Teleoperator(self.bots["leader"], self.bots["follower"], d, dt=1.0 / self.rate_hz)
         self.loop: RateLoop | None = None
 
-    def _make_arm(self, name: str, backend: str, d: dict):
+    def _make_arm(self, name: str, backend: str, d: dict, retries: int):
         if backend == "interbotix":
             return InterbotixArm(self, name, d["ros_interface"])
         if backend == "dynamixel":
-            arm = DynamixelArm(name, d["ports"][name], d["motor_ids"], baudrate=d["baudrate"])
+            arm = DynamixelArm(name, d["ports"][name], d["motor_ids"], baudrate=d["baudrate"], retries=retries)
             return MirroredArm(self, arm, d["ros_interface"])
         raise ValueError(f"unknown backend {backend!r} for {name}; expected interbotix or dynamixel")
 
-    def run(self) -> None:
-        """Prepare (blocking, off the executor), then tick at rate_hz on a RateLoop thread."""
+    def run(self, connect_timeout_s: float = 30.0) -> None:
+        """Wait for every arm to answer, prepare (blocking, off the executor), then tick at rate_hz on a RateLoop
+        thread."""
+        deadline = time.monotonic() + connect_timeout_s
+        for bots in self.bots.values():
+            for arm in bots.arms.values():
+                while True:
+                    try:
+                        arm.read()
+                        break
+                    except RobotError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.1)
         self.get_logger().info("moving every arm to the start pose")
         self.teleop.prepare()
         self.get_logger().info("close both leader grippers to start")
