@@ -42,7 +42,8 @@ def test_teleop_node_over_dynamixel_buses(tmp_path):
         (tmp_path / "aloha.yaml").write_text(yaml.safe_dump(d))
         proc = subprocess.Popen(
             [sys.executable, "-m", "diffog_policy.teleop_node", "--ros-args", "-p", "leader_backend:=dynamixel",
-             "-p", "follower_backend:=dynamixel", "-p", f"robot_description:={tmp_path / 'aloha.yaml'}"],
+             "-p", "follower_backend:=dynamixel", "-p", f"robot_description:={tmp_path / 'aloha.yaml'}",
+             "-p", "dynamixel_retries:=10"],  # the emulator answers from this process, on two busy cores
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         stack.callback(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
 
