@@ -68,8 +68,8 @@ class PolicyController:
             self.hold()
             return PlanResult(stamp=now, hold_reason=str(e), fault=isinstance(e, NonFiniteObservation))
         obs = history[-1]
-        with self._lock:
-            past = self.streamer.last if self.streamer.last is not None else obs.qpos
+        with self._lock:  # the last executed command; before the first one, where the arms are
+            past = self.last_sent if self.last_sent is not None else obs.qpos
         result = PlanResult(stamp=obs.stamp, past_action=past.copy())
         result.latency.observation_age_s = now - obs.stamp
         with result.latency.timing("inference_s"):
@@ -87,7 +87,7 @@ class PolicyController:
             if self.estopped:
                 result.hold_reason = "e-stop engaged"
                 return result
-            start = self.streamer.last if self.streamer.last is not None else past
+            start = self.last_sent if self.last_sent is not None else past  # commands went on during inference
             self.streamer.load(self.safety.clamp(result.refined[: self.n_action_steps]), self.chunk_dt,
                                (clock or (lambda: now))(), start)
         return result
@@ -100,7 +100,7 @@ class PolicyController:
             with self._obs_lock:
                 age = self.matcher.newest_age(now)
             if age > self.matcher.timeout_s:
-                self.streamer.hold(at=self.last_sent)
+                self.streamer.stop()
                 raise UnsafeCommand(f"inputs are {age:.3f} s old (timeout {self.matcher.timeout_s} s): holding")
             cmd = self.streamer.sample(now)
             if cmd is None:
@@ -108,7 +108,7 @@ class PolicyController:
             try:
                 cmd = self.safety.check(cmd, self.last_sent)
             except UnsafeCommand:
-                self.streamer.hold(at=self.last_sent)
+                self.streamer.stop()
                 raise
             self.last_sent = cmd
             return cmd
@@ -116,14 +116,13 @@ class PolicyController:
     def hold(self) -> None:
         """Stop streaming; the last command sent stays the arms' goal."""
         with self._lock:
-            self.streamer.hold(at=self.last_sent)
+            self.streamer.stop()
 
     def set_estop(self, engaged: bool) -> None:
         """Engaging holds at once. Releasing starts afresh from the measured position: while stopped the arms
         may have been moved (by hand, or a sim reset), so the next chunk anchors to what is observed now."""
         with self._lock:
             self.estopped = engaged
-            self.streamer.hold(at=self.last_sent)
+            self.streamer.stop()
             if not engaged:
                 self.last_sent = None
-                self.streamer = ChunkStreamer()

@@ -59,13 +59,10 @@ class ObservationMatcher:
             return float("inf")
         return now - min(q[-1][0] for q in self._streams.values())
 
-    def latest(self, now: float) -> Observation:
-        """The newest matched observation, or NoObservation saying why there is none."""
-        return self.history(now, 1, 0.0)[0]
-
     def history(self, now: float, n_steps: int, spacing: float) -> list[Observation]:
-        """`n_steps` observations, oldest first, the newest matched one and those `spacing` s before it. Until
-        enough history exists (start-up) the oldest available set is repeated, as Diffusion Policy pads."""
+        """`n_steps` observations, oldest first: the newest matched one and those `spacing` s before it (until
+        enough history exists, at start-up, the oldest available set is repeated, as Diffusion Policy pads).
+        NoObservation says why there is none."""
         missing = [k for k, q in self._streams.items() if not q]
         if missing:
             raise NoObservation(f"no data yet from {missing}")

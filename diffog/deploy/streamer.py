@@ -12,7 +12,6 @@ class ChunkStreamer:
     def __init__(self) -> None:
         self._times: np.ndarray | None = None
         self._points: np.ndarray | None = None
-        self.last: np.ndarray | None = None  # the last command handed out (the "last executed command")
 
     @property
     def active(self) -> bool:
@@ -25,25 +24,20 @@ class ChunkStreamer:
             raise ValueError(f"need N>0 actions of dim {len(start)} and dt>0, got {actions.shape}, dt={dt}")
         self._points = np.vstack([np.asarray(start, dtype=np.float64)[None], actions])
         self._times = now + dt * np.arange(len(self._points))
-        self.last = self._points[0].copy()
 
     def sample(self, now: float) -> np.ndarray | None:
-        """The command for time `now`, or None once the chunk is finished (its last action stays the goal)."""
+        """The command for time `now`; after the last action once (a late tick still lands on it), then None:
+        the last action stays the goal."""
         if self._times is None:
             return None
         if now >= self._times[-1]:
             final = self._points[-1].copy()
-            self.hold()
-            self.last = final
+            self.stop()
             return final
-        k = int(np.searchsorted(self._times, now, side="right")) - 1
-        k = max(k, 0)
-        w = (now - self._times[k]) / (self._times[k + 1] - self._times[k]) if now > self._times[0] else 0.0
-        self.last = (1.0 - w) * self._points[k] + w * self._points[k + 1]
-        return self.last.copy()
+        k = max(int(np.searchsorted(self._times, now, side="right")) - 1, 0)
+        w = max(now - self._times[k], 0.0) / (self._times[k + 1] - self._times[k])
+        return (1.0 - w) * self._points[k] + w * self._points[k + 1]
 
-    def hold(self, at: np.ndarray | None = None) -> None:
-        """Drop the rest of the chunk; `at` overrides the last command (e.g. the last one actually sent)."""
+    def stop(self) -> None:
+        """Drop the rest of the chunk."""
         self._times = self._points = None
-        if at is not None:
-            self.last = np.asarray(at, dtype=np.float64).copy()

@@ -11,7 +11,6 @@ def test_interpolates_from_start_through_each_action():
     np.testing.assert_allclose(s.sample(5.1), [0.5, 5.0])
     np.testing.assert_allclose(s.sample(5.2), [1.0, 10.0])
     np.testing.assert_allclose(s.sample(5.3), [1.5, 10.0])
-    np.testing.assert_allclose(s.last, [1.5, 10.0])
 
 
 def test_finishes_on_the_last_action_then_stops_sending():
@@ -19,7 +18,6 @@ def test_finishes_on_the_last_action_then_stops_sending():
     s.load(np.array([[1.0], [3.0]]), dt=0.1, now=0.0, start=np.array([0.0]))
     np.testing.assert_allclose(s.sample(0.25), [3.0])  # a late tick still lands exactly on the final action
     assert not s.active and s.sample(0.3) is None
-    np.testing.assert_allclose(s.last, [3.0])
 
 
 def test_command_rate_steps_never_exceed_the_chunk_step():
@@ -32,13 +30,12 @@ def test_command_rate_steps_never_exceed_the_chunk_step():
     assert steps.max() <= 0.05 * 0.02 * 6 + 1e-12
 
 
-def test_hold_drops_the_chunk_and_keeps_the_given_command():
+def test_stop_drops_the_chunk():
     s = ChunkStreamer()
     s.load(np.ones((3, 2)), dt=0.1, now=0.0, start=np.zeros(2))
     s.sample(0.05)
-    s.hold(at=np.array([0.2, 0.2]))
-    assert s.sample(0.1) is None
-    np.testing.assert_allclose(s.last, [0.2, 0.2])
+    s.stop()
+    assert not s.active and s.sample(0.1) is None
 
 
 def test_rejects_bad_chunks():
