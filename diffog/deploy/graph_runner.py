@@ -25,6 +25,7 @@ LAUNCH_DIR = REPO_ROOT / "launch"
 GRAPHS = LAUNCH_DIR / "graphs.yaml"
 
 
+EMPTY = "''"  # rcl reads parameter values as YAML: an empty value needs quotes to be the empty string
 SUBSTITUTION = re.compile(r"\$\((var|dirname|find-pkg-share)\s*([^)]*)\)")
 
 
@@ -102,7 +103,7 @@ def node_command(node: NodeSpec, arguments: dict[str, str], params: dict[str, st
     cmd += ["--params-file", str(node.params_file)]
     overrides = {k: substitute(v, arguments) for k, v in node.overrides.items()}
     for key, value in {**overrides, **params}.items():
-        cmd += ["-p", f"{key}:={value}"]
+        cmd += ["-p", f"{key}:={value if value else EMPTY}"]
     return cmd
 
 
