@@ -21,6 +21,7 @@ from diffog_msgs.srv import EndEpisode, StartEpisode
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
@@ -72,9 +73,12 @@ class RecorderNode(Node):
                         lambda m, f=f: self._on_arm_command(f, m)),
                        (JointSingleCommand, ros["gripper_command"].format(arm_ns=f),
                         lambda m, f=f: self._on_gripper_command(f, m))]
-        topics += [(Image, ros["camera_image"].format(camera=c), lambda m, c=c: self._on_image(c, m)) for c in cameras]
         for msg_type, topic, callback in topics:
             self.create_subscription(msg_type, topic, self._bagged(topic, msg_type, callback), 10)
+        for c in cameras:  # best effort matches both reliable and best-effort (sensor data) camera publishers
+            topic = ros["camera_image"].format(camera=c)
+            self.create_subscription(Image, topic, self._bagged(topic, Image, lambda m, c=c: self._on_image(c, m)),
+                                     qos_profile_sensor_data)
         self.create_service(StartEpisode, "~/start_episode", self._on_start)
         self.create_service(EndEpisode, "~/stop_episode", self._on_stop)
         self.create_service(EndEpisode, "~/discard_episode", self._on_discard)
