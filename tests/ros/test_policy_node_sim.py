@@ -1,5 +1,5 @@
 """Closed loop over ROS: launch/graphs.yaml's move_stack_sim graph (sim ALOHA owning the clock, policy node,
-bag recorder, episode runner) with a tiny random checkpoint, one short episode per refiner. The runner resets the
+bag recorder, episode runner) with tiny random image and state checkpoints, one short episode per refiner. The runner resets the
 sim, switches the refiner, scores what the policy sent and ends the graph; the bag holds the chunks."""
 import io
 import json
@@ -16,8 +16,21 @@ from tests.core.deploy.tiny_checkpoint import write_tiny_checkpoint  # noqa: E40
 pytestmark = pytest.mark.ros
 
 
-def test_episode_runner_compares_refiners_in_the_sim_over_ros(tmp_path):
-    ckpt = write_tiny_checkpoint(tmp_path / "tiny.pt")
+def object_pose_dim(task: str = "move_stack") -> int:
+    from diffog.data.object_poses import object_poses
+    from diffog.sim import make_env
+
+    env = make_env(task, seed=0)
+    try:
+        return len(object_poses(env))
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("inputs", ["image", "state"])
+def test_episode_runner_compares_refiners_in_the_sim_over_ros(tmp_path, inputs):
+    """image: qpos + the sim's rendered cam_high; state: qpos + the sim's object poses topic."""
+    ckpt = write_tiny_checkpoint(tmp_path / "tiny.pt", object_pose_dim=object_pose_dim() if inputs == "state" else 0)
     results, bag = tmp_path / "results.json", tmp_path / "bag"
     log = io.StringIO()
     graph = load_graphs()["move_stack_sim"]

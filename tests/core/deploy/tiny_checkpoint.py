@@ -1,5 +1,5 @@
-"""A randomly initialized, few-thousand-parameter policy checkpoint (qpos + one small camera, DiffOG layer) for
-deployment tests: real loading, DDIM sampling and refinement, none of the training cost."""
+"""A randomly initialized, few-thousand-parameter policy checkpoint (qpos + one small camera, or qpos + object
+poses; DiffOG layer) for deployment tests: real loading, DDIM sampling and refinement, none of the training cost."""
 import pathlib
 
 import torch
@@ -15,15 +15,22 @@ CAMERA = "cam_high"
 IMAGE_SIZE = (24, 32)
 
 
-def write_tiny_checkpoint(path: pathlib.Path, mode: str = "dataset", seed: int = 0) -> pathlib.Path:
+def write_tiny_checkpoint(path: pathlib.Path, mode: str = "dataset", seed: int = 0,
+                          object_pose_dim: int = 0) -> pathlib.Path:
+    """An image policy (qpos + CAMERA), or with `object_pose_dim` a state policy (qpos + object_poses)."""
     torch.manual_seed(seed)
-    cfg = compose_config(["task=move_stack", "policy=tiny", "policy.lowdim_keys=[qpos]", f"policy.cameras=[{CAMERA}]",
-                          f"policy.image_size=[{IMAGE_SIZE[0]},{IMAGE_SIZE[1]}]", "policy.resnet_width=4",
-                          "policy.num_inference_steps=2", f"mode={mode}"])
+    inputs = ["policy.lowdim_keys=[qpos,object_poses]", "policy.cameras=[]"] if object_pose_dim else \
+        ["policy.lowdim_keys=[qpos]", f"policy.cameras=[{CAMERA}]"]
+    cfg = compose_config(["task=move_stack", "policy=tiny", *inputs, "policy.resnet_width=4",
+                          f"policy.image_size=[{IMAGE_SIZE[0]},{IMAGE_SIZE[1]}]", "policy.num_inference_steps=2",
+                          f"mode={mode}"])
     lim = JointLimits.from_description()
     lo, hi = torch.tensor(lim.lower * 0.5), torch.tensor(lim.upper * 0.5)
     hi[[6, 13]] = 1.0
-    normalizer = MinMaxNormalizer({"action": (lo, hi), "qpos": (lo, hi)})
+    stats = {"action": (lo, hi), "qpos": (lo, hi)}
+    if object_pose_dim:
+        stats["object_poses"] = (-torch.ones(object_pose_dim), torch.ones(object_pose_dim))
+    normalizer = MinMaxNormalizer(stats)
     policy = build_policy(cfg, normalizer, action_joint_names())
     return save_checkpoint(path, weights=policy.state_dict(), normalizer_state=normalizer.state_dict(), config=cfg,
                            joint_names=action_joint_names(), robot=load_robot_description()["robot"])

@@ -5,7 +5,8 @@ thread runs inference at `rate_hz` off the executor (joint-state callbacks never
 timer streams the refined chunk through the safety filter to the Interbotix xs_sdk command topics.
 
 Topics (names from aloha.yaml `ros_interface`, identical on the real robot and the sim):
-  in   /<follower>/joint_states (sensor_msgs/JointState), /<cam>/camera/color/image_rect_raw (sensor_msgs/Image)
+  in   /<follower>/joint_states (sensor_msgs/JointState), /<cam>/camera/color/image_rect_raw (sensor_msgs/Image),
+       and for state-based sim policies <state_topic_prefix><key> (std_msgs/Float64MultiArray, e.g. object_poses)
   out  /<follower>/commands/joint_group (arm), /<follower>/commands/joint_single (gripper),
        ~/action_chunk (diffog_msgs/ActionChunk), ~/refinement_stats (diffog_msgs/RefinementStats),
        /diagnostics (latency breakdown, hold reason, achieved rate)
@@ -18,6 +19,7 @@ goal (a ViperX with torque off falls under gravity); park them (sleep pose) befo
 """
 from __future__ import annotations
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diffog_msgs.msg import ActionChunk, RefinementStats
@@ -28,7 +30,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Header
+from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import SetBool
 
 from diffog.config import load_robot_description
@@ -52,6 +54,7 @@ PARAMETERS = {
     "observation_timeout_s": 0.5,  # older inputs: hold
     "step_scale": 1.0,             # max command step = step_scale * velocity limit / command rate
     "robot_description": "",       # aloha.yaml; "" = the one shipped with aloha_bringup
+    "state_topic_prefix": "/aloha_sim/",  # sim-only inputs of state policies (object_poses) on <prefix><key>
 }
 
 
@@ -69,9 +72,6 @@ class PolicyNode(Node):
                                           ddim_steps=p["ddim_steps"] or None,
                                           n_action_steps=p["n_action_steps"] or None)
         command_rate = p["command_rate_hz"] or description["control_rate_hz"]
-        if self.policy.lowdim_streams:
-            raise ValueError(f"the checkpoint needs inputs {self.policy.lowdim_streams} that no robot topic carries; "
-                             f"deploy a policy trained on joints and cameras")
         history_s = (self.policy.n_obs_steps - 1) * self.policy.dt + p["observation_timeout_s"] + p["stamp_tolerance_s"]
         matcher = ObservationMatcher(self.topics.qpos_slices(), self.policy.streams, p["stamp_tolerance_s"],
                                      p["observation_timeout_s"], history_s)
@@ -90,6 +90,9 @@ class PolicyNode(Node):
         for cam in self.policy.cameras:
             self.create_subscription(Image, self.topics.topic("camera_image", camera=cam),
                                      lambda m, c=cam: self._on_image(c, m), 2)
+        for key in self.policy.lowdim_streams:  # e.g. the sim's object poses; no real robot topic carries them
+            self.create_subscription(Float64MultiArray, p["state_topic_prefix"] + key,
+                                     lambda m, k=key: self._on_state(k, m), 10)
         self.chunk_pub = self.create_publisher(ActionChunk, "~/action_chunk", 10)
         self.stats_pub = self.create_publisher(RefinementStats, "~/refinement_stats", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -119,6 +122,10 @@ class PolicyNode(Node):
             self.get_logger().error(f"{camera}: {e}", throttle_duration_sec=5.0)
             return
         self.controller.add_observation(camera, stamp_to_s(msg.header.stamp), img)
+
+    def _on_state(self, key: str, msg: Float64MultiArray) -> None:
+        # unstamped: stamped on receipt, which lies within a step of the sim's joint states on the sim clock
+        self.controller.add_observation(key, self.now_s(), np.asarray(msg.data, dtype=np.float32))
 
     def _on_policy_tick(self) -> None:
         if self.controller.estopped:
