@@ -18,6 +18,7 @@ ASSETS_DIR = pathlib.Path(gym_aloha.__file__).parent / "assets"
 ARMS = ("left", "right")
 # Grasp point between the finger pads, in the gripper_link frame (pads span x = 0.064..0.154 m).
 GRASP_SITE_POS = (0.12, 0.0, 0.0)
+SPOON_HALF_THICKNESS = 0.0025
 
 
 @functools.cache
@@ -103,12 +104,13 @@ def coaster(parent: ET.Element, name: str, radius: float = 0.05, thickness: floa
 
 
 def spoon(parent: ET.Element, name: str, friction: float, rgba: str = "0.75 0.75 0.78 1") -> ET.Element:
-    """A steel spoon along its x axis: handle towards -x, bowl towards +x. Its friction wins every contact
-    (priority), so how easily it slides off what it rests on is set here alone."""
+    """A flat steel spoon along its x axis: handle towards -x, bowl towards +x, origin at mid-thickness. Flat, so
+    it cannot roll off what it rests on, only slide; its friction wins every contact (priority), so how easily
+    it slides is set here alone."""
     body = free_body(parent, name)
     common = dict(condim="3", friction=_fmt(friction, 0.005, 0.0001), priority="1", density="7800", rgba=rgba)
-    ET.SubElement(body, "geom", name=f"{name}/handle", type="capsule", fromto=_fmt(-0.07, 0, 0, 0.035, 0, 0),
-                  size="0.004", **common)
+    ET.SubElement(body, "geom", name=f"{name}/handle", type="box", pos=_fmt(-0.0175, 0, 0),
+                  size=_fmt(0.0525, 0.005, SPOON_HALF_THICKNESS), **common)
     ET.SubElement(body, "geom", name=f"{name}/bowl", type="ellipsoid", pos=_fmt(0.055, 0, 0),
-                  size=_fmt(0.022, 0.014, 0.004), **common)
+                  size=_fmt(0.022, 0.014, SPOON_HALF_THICKNESS), **common)
     return body

@@ -30,7 +30,7 @@ class MoveStack(Task):
         yaw = np.pi / 2 + rng.uniform(-0.25, 0.25)
         com = env.model.body("spoon").ipos
         offset = np.array([np.cos(yaw) * com[0] - np.sin(yaw) * com[1], np.sin(yaw) * com[0] + np.cos(yaw) * com[1]])
-        env.set_free_pose("spoon", [cup[0] - offset[0], cup[1] - offset[1], CUP_H + 0.004], yaw=yaw)
+        env.set_free_pose("spoon", [cup[0] - offset[0], cup[1] - offset[1], CUP_H + scene.SPOON_HALF_THICKNESS], yaw=yaw)
         env.set_mocap_pos("coaster", [rng.uniform(-0.18, -0.10), rng.uniform(0.45, 0.58), 0.0])
 
     def success(self, env):
