@@ -16,6 +16,11 @@ from diffog.sim import scene
 from diffog.sim.tasks import Task, get_task
 
 DT = 0.02
+
+
+class SimulationError(RuntimeError):
+    """The physics diverged (MuJoCo reset the state); the episode is lost."""
+
 # Real camera names -> cameras of gym-aloha's scene (cam_high is ACT's "top").
 CAMERAS = {"cam_high": "top", "cam_low": "angle", "cam_left_wrist": "left_wrist", "cam_right_wrist": "right_wrist"}
 
@@ -86,10 +91,19 @@ class SimAloha:
         for i, arm in enumerate(scene.ARMS):
             finger = self._unnormalize_gripper(a[7 * i + 6])
             self.data.ctrl[self._arm_act[arm]] = [*a[7 * i:7 * i + 6], finger, -finger]
+        resets = self._divergences()
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+        if self._divergences() > resets:
+            # MuJoCo has silently reset the state: an episode that carried on from here would be meaningless.
+            raise SimulationError(f"the simulation went unstable at t = {self.data.time:.2f} s and was reset")
 
     def success(self) -> bool:
         return bool(self.task.success(self))
+
+    def _divergences(self) -> int:
+        return sum(self.data.warning[w].number for w in (mujoco.mjtWarning.mjWARN_BADQPOS,
+                                                         mujoco.mjtWarning.mjWARN_BADQVEL,
+                                                         mujoco.mjtWarning.mjWARN_BADQACC))
 
     # --- observations ----------------------------------------------------------------------------------------
     def qpos(self) -> np.ndarray:

@@ -98,3 +98,13 @@ def test_render_small_frames_from_real_camera_names():
             env.render("top")
     finally:
         env.close()
+
+
+def test_diverged_physics_is_an_error_not_a_silent_reset(env, tmp_path, monkeypatch):
+    from diffog.sim.env import SimulationError
+
+    monkeypatch.chdir(tmp_path)  # MuJoCo logs the warning to ./MUJOCO_LOG.TXT
+    env.reset(0)
+    env.data.qvel[16] = 1e12  # the cube thrown absurdly fast
+    with pytest.raises(SimulationError, match="unstable"):
+        env.step(env.qpos())
