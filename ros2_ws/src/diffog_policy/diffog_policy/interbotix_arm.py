@@ -4,9 +4,8 @@ services (names from aloha.yaml `ros_interface`; the sim node serves the same on
 Reads come from the newest /<arm>/joint_states message; commands go to commands/joint_group (group "arm") and
 commands/joint_single (joint "gripper"); torque, reboot and operating modes are the xs_sdk services. The node
 given must be spun by an executor on another thread (service replies and joint states arrive through it).
-interbotix_xs_modules' InterbotixRobotXSCore speaks this same interface, but its ROS 2 constructor calls
-rclpy.init() and makes its own node per arm, which cannot share a process with this node or with a second arm;
-talking to the topics directly needs only the message definitions, so it is the one path here.
+It needs only the message definitions; where interbotix_xs_modules is installed, interbotix_library_arm.py drives
+the same interface through that library instead (make_xs_arms picks one).
 """
 from __future__ import annotations
 
@@ -33,6 +32,12 @@ def stamp_to_s(stamp) -> float:
 def arm_topics(interface: dict, arm_ns: str) -> dict[str, str]:
     """One arm's xs_sdk topic and service names from aloha.yaml `ros_interface`."""
     return {k: interface[k].format(arm_ns=arm_ns) for k in ARM_TOPICS}
+
+
+def xs_cmd_type(arm: Arm, target: str) -> str:
+    """xs_sdk's cmd_type for a target: "group" for "all" / "arm", "single" for a joint; ValueError otherwise."""
+    arm.joints_of(target)
+    return "group" if target in ("all", "arm") else "single"
 
 
 class InterbotixArm(Arm):
@@ -84,18 +89,15 @@ class InterbotixArm(Arm):
             raise RobotError(f"{self.name}: {client.srv_name} did not answer within {self.service_timeout_s} s ({what})")
         return future.result()
 
-    def _cmd_type(self, target: str) -> str:
-        self.joints_of(target)
-        return "group" if target in ("all", "arm") else "single"
-
     def set_torque(self, enable: bool, target: str = "all") -> None:
-        self._call(self._torque, TorqueEnable.Request(cmd_type=self._cmd_type(target), name=target, enable=enable),
+        self._call(self._torque,
+                   TorqueEnable.Request(cmd_type=xs_cmd_type(self, target), name=target, enable=enable),
                    f"torque {'on' if enable else 'off'} {target}")
 
     def set_operating_mode(self, mode: str, target: str = "all") -> None:
-        self._call(self._modes, OperatingModes.Request(cmd_type=self._cmd_type(target), name=target, mode=mode,
+        self._call(self._modes, OperatingModes.Request(cmd_type=xs_cmd_type(self, target), name=target, mode=mode,
                                                        profile_type="velocity"), f"mode {mode} for {target}")
 
     def reboot(self, target: str = "all", enable_torque: bool = False) -> None:
-        self._call(self._reboot, Reboot.Request(cmd_type=self._cmd_type(target), name=target, enable=enable_torque),
+        self._call(self._reboot, Reboot.Request(cmd_type=xs_cmd_type(self, target), name=target, enable=enable_torque),
                    f"reboot {target}")

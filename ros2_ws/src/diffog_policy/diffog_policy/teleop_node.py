@@ -3,6 +3,7 @@ diffog.hardware.teleop.Teleoperator.
 
 Backends per role (parameters `leader_backend`, `follower_backend`):
   interbotix  the arm's xs_sdk node (or the sim node): /<arm>/joint_states, commands/*, torque/reboot/mode services
+              (through interbotix_xs_modules when it imports, else those topics directly; logged at start)
   dynamixel   the arm's serial bus directly (aloha.yaml `ports`, `motor_ids`, `baudrate`) through dynamixel-sdk;
               this node then publishes the arm's /<arm>/joint_states and, for followers, the commands it sends on
               /<arm>/commands/*, so the recorder hears the same topics either way.
@@ -28,7 +29,8 @@ from diffog.deploy.rate_loop import RateLoop
 from diffog.hardware.dynamixel_arm import DynamixelArm
 from diffog.hardware.robot import Arm, ArmState, Bimanual, RobotError
 from diffog.hardware.teleop import Phase, Teleoperator
-from diffog_policy.interbotix_arm import InterbotixArm, arm_topics
+from diffog_policy.interbotix_arm import arm_topics
+from diffog_policy.interbotix_library_arm import make_xs_arms
 
 PARAMETERS = {
     "leader_backend": "interbotix",     # interbotix | dynamixel
@@ -89,6 +91,8 @@ class TeleopNode(Node):
         ros = d["ros_interface"]
         roles = {"leader": (ros["leaders"], p["leader_backend"]), "follower": (ros["followers"], p["follower_backend"])}
         self.bots = {}
+        # all Interbotix-backed arms at once: the library builds every arm before it starts its node
+        self.xs_arms = make_xs_arms(self, [n for names, b in roles.values() if b == "interbotix" for n in names], d)
         for role, (names, backend) in roles.items():
             arms = [self._make_arm(name, backend, d, p["dynamixel_retries"]) for name in names]
             self.bots[role] = Bimanual(dict(zip(d["arms"], arms)), role, d)
@@ -98,7 +102,7 @@ class TeleopNode(Node):
 
     def _make_arm(self, name: str, backend: str, d: dict, retries: int):
         if backend == "interbotix":
-            return InterbotixArm(self, name, d["ros_interface"])
+            return self.xs_arms[name]
         if backend == "dynamixel":
             arm = DynamixelArm(name, d["ports"][name], d["motor_ids"], baudrate=d["baudrate"], retries=retries)
             return MirroredArm(self, arm, d["ros_interface"])
