@@ -162,6 +162,8 @@ class DiffOGLayer(nn.Module):
     def _check_chunk(self, a: torch.Tensor) -> torch.Tensor:
         if a.ndim != 3 or a.shape[1:] != (self.horizon, self.action_dim):
             raise ValueError(f"action chunk must have shape (B, {self.horizon}, {self.action_dim}), got {tuple(a.shape)}")
+        if a.shape[0] == 0:
+            raise ValueError("action chunk batch is empty")
         if not bool(torch.isfinite(a).all()):
             raise ValueError("action chunk contains NaN or inf")
         return a

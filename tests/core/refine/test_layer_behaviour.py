@@ -70,6 +70,8 @@ def test_bad_input_gets_a_clear_error():
         layer(torch.full_like(a, float("nan")))
     with pytest.raises(ValueError, match="shape"):
         layer(torch.zeros(2, T + 1, D, dtype=torch.float64))
+    with pytest.raises(ValueError, match="empty"):
+        layer(torch.zeros(0, T, D, dtype=torch.float64))
     with pytest.raises(ValueError, match="NaN"):
         layer.forward_with_past_action(a, torch.tensor([[0.0, float("inf"), 0, 0]] * 2, dtype=torch.float64))
     with pytest.raises(ValueError, match="past must have shape"):
