@@ -18,6 +18,8 @@ import numpy as np
 from diffog.config import REPO_ROOT
 from diffog.deploy.graph_runner import GraphProcess, load_graphs
 from diffog.deploy.rosbag_io import project_typestore, read_bag
+from diffog.deploy.runtime_policy import resolve_checkpoint
+from diffog.policy.checkpoint import read_checkpoint
 
 ROWS = [("success_rate", "success rate", "{:.2f}"), ("velocity_max", "velocity max", "{:.3f}"),
         ("velocity_std", "velocity std", "{:.3f}"), ("acceleration_max", "acceleration max", "{:.3f}"),
@@ -68,6 +70,16 @@ def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog") -
     return len(tt)
 
 
+def sim_cameras(checkpoint: str) -> dict[str, str]:
+    """The sim renders exactly the policy's cameras at its image size (none for a state policy): renders are
+    the sim's largest cost on a CPU."""
+    policy = read_checkpoint(resolve_checkpoint(checkpoint))["config"]["policy"]
+    if not policy["cameras"]:
+        return {"render_height": "0", "render_width": "0"}
+    h, w = policy["image_size"]
+    return {"cameras": f"[{','.join(policy['cameras'])}]", "render_height": str(h), "render_width": str(w)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--graph", default="move_stack_sim")
@@ -79,10 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     results, bag = run_dir / "results.json", run_dir / "bag"
     graph = load_graphs()[a.graph]
     print(f"[demo] {a.graph}: {', '.join(n.fqn for n in graph.nodes)} -> {run_dir}", flush=True)
-    args = {"output": str(results), "bag": str(bag), "episodes": str(a.episodes)}
-    if a.checkpoint:
-        args["checkpoint"] = a.checkpoint
-    codes = GraphProcess(graph, args).start().wait()
+    checkpoint = a.checkpoint or graph.arguments["checkpoint"]
+    args = {"output": str(results), "bag": str(bag), "episodes": str(a.episodes), "checkpoint": checkpoint}
+    codes = GraphProcess(graph, args, {"aloha_sim": sim_cameras(checkpoint)}).start().wait()
     if not results.is_file():
         print(f"[demo] the episode runner wrote no results (exit codes {codes})", file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
 """Episode runner: closed-loop evaluation of the policy node against the simulated ALOHA over ROS.
 
-For every refiner in `modes` and every episode: e-stop the policy, switch its `refiner` parameter, reset the sim,
+For every episode (seeds `first_seed`, +1, ..., held out from the training seeds) and every refiner in `modes`, so
+each refiner meets the same scenes: e-stop the policy, switch its `refiner` parameter, reset the sim to the seed,
 release the policy (it re-anchors to the measured position), and run until the sim reports success or
 `episode_timeout_s` of the node's clock (sim time with use_sim_time). What the policy sent on the follower command topics is scored with diffog.deploy.episodes;
 the per-episode results and per-mode summaries go to `output` (JSON). The node exits when done, so a graph can
@@ -36,9 +37,9 @@ PARAMETERS = {
     "episodes": 3,                  # per mode
     "episode_timeout_s": 40.0,
     "settle_s": 1.0,                # wall seconds after a reset before the policy is released
+    "first_seed": 1000,             # sim seeds first_seed .. first_seed + episodes - 1 (training used 0 ..)
     "policy": "/policy",            # the policy node's name
-    "reset_service": "/aloha_sim/reset",  # std_srvs/Trigger: new episode (the sim draws the next seed)
-    "success_topic": "/aloha_sim/success",  # std_msgs/Bool
+    "sim": "/aloha_sim",            # the sim node: its `seed` parameter, ~/reset (std_srvs/Trigger), ~/success
     "output": "",                   # JSON results; required
 }
 
@@ -65,11 +66,12 @@ class EpisodeRunner(Node):
                                      lambda m, f=f: self._on_command(f, np.asarray(m.cmd, dtype=np.float64)), 50)
             self.create_subscription(JointSingleCommand, self.topics.topic("gripper_command", arm_ns=f),
                                      lambda m, f=f: self._on_gripper(f, m.cmd), 50)
-        self.create_subscription(Bool, p["success_topic"], self._on_success, 10)
+        self.create_subscription(Bool, f"{p['sim']}/success", self._on_success, 10)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.estop = self.create_client(SetBool, f"{p['policy']}/estop")
-        self.set_params = self.create_client(SetParameters, f"{p['policy']}/set_parameters")
-        self.reset = self.create_client(Trigger, p["reset_service"])
+        self.policy_params = self.create_client(SetParameters, f"{p['policy']}/set_parameters")
+        self.sim_params = self.create_client(SetParameters, f"{p['sim']}/set_parameters")
+        self.reset = self.create_client(Trigger, f"{p['sim']}/reset")
 
     # --- what the policy does --------------------------------------------------------------------------------
     def _on_command(self, follower: str, arm: np.ndarray) -> None:
@@ -109,16 +111,18 @@ class EpisodeRunner(Node):
             time.sleep(0.02)
         return future.result()
 
-    def set_refiner(self, name: str) -> None:
-        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=name)
-        result = self.call(self.set_params, SetParameters.Request(parameters=[Parameter(name="refiner", value=value)]),
-                           f"set refiner {name}").results[0]
+    def set_parameter(self, client, name: str, value: ParameterValue) -> None:
+        request = SetParameters.Request(parameters=[Parameter(name=name, value=value)])
+        result = self.call(client, request, f"set {name}").results[0]
         if not result.successful:
-            raise RuntimeError(f"the policy refused refiner {name!r}: {result.reason}")
+            raise RuntimeError(f"{client.srv_name} refused {name}: {result.reason}")
 
-    def episode(self, mode: str, index: int) -> dict:
+    def episode(self, mode: str, seed: int) -> dict:
         self.call(self.estop, SetBool.Request(data=True), "e-stop")
-        self.set_refiner(mode)
+        self.set_parameter(self.policy_params, "refiner",
+                           ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=mode))
+        self.set_parameter(self.sim_params, "seed", ParameterValue(type=ParameterType.PARAMETER_INTEGER,
+                                                                   integer_value=seed))
         reply = self.call(self.reset, Trigger.Request(), "sim reset")
         if not reply.success:
             raise RuntimeError(f"sim reset failed: {reply.message}")
@@ -133,19 +137,20 @@ class EpisodeRunner(Node):
         self.call(self.estop, SetBool.Request(data=True), "e-stop")
         with self.lock:
             rows, latency = list(self.rows), list(self.latency)
-        run = {"mode": mode, "episode": index, "reset": reply.message, "success": self.success,
+        run = {"mode": mode, "seed": seed, "success": self.success,
                "duration_s": duration, "commands": len(rows)}
         if len(rows) > 2:
             times, cmds = np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])
             run.update(executed_metrics(times, cmds, self.dt, self.normalizer, self.joint_names))
         if latency:
             run.update({k: float(np.mean([x[k] for x in latency])) for k in latency[0]})
-        self.get_logger().info(f"{mode} episode {index}: success={run['success']} in {duration:.1f} s, "
+        self.get_logger().info(f"{mode} seed {seed}: success={run['success']} in {duration:.1f} s, "
                                f"{len(rows)} commands")
         return run
 
     def run(self) -> dict:
-        runs = [self.episode(mode, i) for mode in self.p["modes"] for i in range(self.p["episodes"])]
+        seeds = range(self.p["first_seed"], self.p["first_seed"] + self.p["episodes"])
+        runs = [self.episode(mode, seed) for seed in seeds for mode in self.p["modes"]]
         results = {"runs": runs, "summary": {m: summarize([r for r in runs if r["mode"] == m])
                                              for m in self.p["modes"]}}
         out = pathlib.Path(self.p["output"])
