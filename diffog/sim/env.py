@@ -91,11 +91,11 @@ class SimAloha:
         for i, arm in enumerate(scene.ARMS):
             finger = self._unnormalize_gripper(a[7 * i + 6])
             self.data.ctrl[self._arm_act[arm]] = [*a[7 * i:7 * i + 6], finger, -finger]
-        resets = self._divergences()
+        resets, t = self._divergences(), self.data.time
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         if self._divergences() > resets:
             # MuJoCo has silently reset the state: an episode that carried on from here would be meaningless.
-            raise SimulationError(f"the simulation went unstable at t = {self.data.time:.2f} s and was reset")
+            raise SimulationError(f"the simulation went unstable after t = {t:.2f} s and was reset")
 
     def success(self) -> bool:
         return bool(self.task.success(self))

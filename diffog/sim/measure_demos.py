@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from diffog.sim.demo import execute, run_demo, scripted_actions
-from diffog.sim.env import make_env
+from diffog.sim.env import SimulationError, make_env
 from diffog.sim.tasks import TASKS
 from diffog.sim.trajectory import Variability, inject_jerk
 
@@ -28,6 +28,9 @@ def jerky_demo_succeeds(task: str, seed: int, amplitude: float, variability: Var
         holding = (actions[:, 6] < 0.5) | (actions[:, 13] < 0.5)
         jerky = inject_jerk(actions, amplitude, JERK_CHUNK, np.random.default_rng([seed, 2]), mask=holding)
         return execute(env, jerky).success
+    except SimulationError as e:  # thrown objects can make the physics diverge: the episode is lost, say so
+        tqdm.write(f"{task} seed {seed}: {e}")
+        return False
     finally:
         env.close()
 

@@ -109,8 +109,9 @@ def spoon(parent: ET.Element, name: str, friction: float, rgba: str = "0.75 0.75
     it slides is set here alone."""
     body = free_body(parent, name)
     common = dict(condim="3", friction=_fmt(friction, 0.005, 0.0001), priority="1", density="7800", rgba=rgba)
+    # 15 mm wide: a narrower handle spins so fast about its long axis when thrown that the physics diverges
     ET.SubElement(body, "geom", name=f"{name}/handle", type="box", pos=_fmt(-0.0175, 0, 0),
-                  size=_fmt(0.0525, 0.005, SPOON_HALF_THICKNESS), **common)
+                  size=_fmt(0.0525, 0.0075, SPOON_HALF_THICKNESS), **common)
     ET.SubElement(body, "geom", name=f"{name}/bowl", type="ellipsoid", pos=_fmt(0.055, 0, 0),
                   size=_fmt(0.022, 0.014, SPOON_HALF_THICKNESS), **common)
     return body
