@@ -5,28 +5,29 @@ and the cameras on their RealSense topics, all named by aloha.yaml `ros_interfac
 A thin shell over diffog.sim.server.SimServer. Time: with `publish_clock` the sim is the clock, publishing /clock
 each step (run the other nodes with use_sim_time) and stepping at `real_time_factor` x real time (0: as fast as it
 can); without it, it steps on a wall timer at 50 Hz and stamps with wall time. Bad commands are logged and dropped:
-the arms keep their last good goal. Extra services: ~/reset (std_srvs/Trigger, next seed) and ~/success
-(std_msgs/Bool, published each step).
+the arms keep their last good goal. Extra services: ~/reset (std_srvs/Trigger, next seed, or the `seed` parameter
+when it was set since) and ~/success (std_msgs/Bool, published each step), ~/object_poses (std_msgs/Float64MultiArray each step: the objects' poses
+as diffog.data.object_poses lays them out, for state-based policies).
 """
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time as TimeMsg
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from interbotix_xs_msgs.srv import OperatingModes, Reboot, TorqueEnable
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, Header
+from std_msgs.msg import Bool, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
 from diffog.config import load_robot_description
+from diffog.data.object_poses import object_poses
 from diffog.hardware.robot import RobotError
-from diffog.sim.env import DT
+from diffog.sim.env import DT, SimulationError
 from diffog.sim.server import SimServer
 
 PARAMETERS = {
@@ -42,8 +43,8 @@ PARAMETERS = {
 
 
 def _stamp(seconds: float) -> TimeMsg:
-    sec = int(seconds)
-    return TimeMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+    sec, nanosec = divmod(round(seconds * 1e9), 1_000_000_000)
+    return TimeMsg(sec=int(sec), nanosec=int(nanosec))
 
 
 class SimNode(Node):
@@ -59,8 +60,6 @@ class SimNode(Node):
         self.real_time_factor = float(p["real_time_factor"])
         self.camera_every = max(1, round(1.0 / (DT * p["camera_rate_hz"]))) if size else 0
         self.ticks = 0
-        self.wall_start = time.monotonic()
-        self.sim_offset = 0.0  # sim seconds of earlier episodes, so the clock never goes back on reset
 
         self.state_pubs = {}
         for arm_ns in self.server.followers:
@@ -85,7 +84,10 @@ class SimNode(Node):
                            for c in (cameras if size else [])}
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
         self.success_pub = self.create_publisher(Bool, "~/success", 10)
+        self.poses_pub = self.create_publisher(Float64MultiArray, "~/object_poses", 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        self.next_seed: int | None = None  # set through the `seed` parameter: the next reset's seed
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         period = DT
         if self.publish_clock:  # the sim owns time: run it faster or slower than the wall clock
             period = DT / self.real_time_factor if self.real_time_factor > 0 else 0.0
@@ -95,7 +97,7 @@ class SimNode(Node):
 
     def _now(self) -> TimeMsg:
         if self.publish_clock:
-            return _stamp(self.sim_offset + self.server.time)
+            return _stamp(self.ticks * DT)  # steps since start: never goes back when an episode restarts
         return self.get_clock().now().to_msg()
 
     def _guard(self, arm_ns: str, what: str, fn, *args) -> bool:
@@ -112,14 +114,25 @@ class SimNode(Node):
         self._guard(arm_ns, what, fn)
         return response
 
+    def _on_set_parameters(self, params):
+        """`seed` set at run time is the next reset's seed (paired episodes when comparing policies)."""
+        for param in params:
+            if param.name == "seed":
+                self.next_seed = int(param.value)
+        return SetParametersResult(successful=True)
+
     def _on_reset(self, _request, response):
-        self.sim_offset += self.server.time
-        self.server.reset()
+        self.server.reset(self.next_seed)
+        self.next_seed = None
         response.success, response.message = True, f"episode reset with seed {self.server.seed}"
         return response
 
     def _tick(self) -> None:
-        self.server.step()
+        try:
+            self.server.step()
+        except SimulationError as e:  # nothing of the episode is left: start it again, arms holding the start pose
+            self.get_logger().error(f"{e}; restarting the episode (seed {self.server.seed})")
+            self.server.reset(self.server.seed)
         self.ticks += 1
         stamp = self._now()
         if self.clock_pub is not None:
@@ -129,6 +142,7 @@ class SimNode(Node):
             pub.publish(JointState(header=Header(stamp=stamp), name=list(f.name), position=f.position,
                                    velocity=f.velocity, effort=f.effort))
         self.success_pub.publish(Bool(data=self.server.success()))
+        self.poses_pub.publish(Float64MultiArray(data=object_poses(self.server.env).astype(float).tolist()))
         if self.camera_every and self.ticks % self.camera_every == 0:
             for cam, img in self.server.images().items():
                 msg = Image(header=Header(stamp=stamp, frame_id=cam), height=img.shape[0], width=img.shape[1],
