@@ -3,9 +3,9 @@
 For every episode (seeds `first_seed`, +1, ..., held out from the training seeds) and every refiner in `modes`, so
 each refiner meets the same scenes: e-stop the policy, switch its `refiner` parameter, reset the sim to the seed,
 release the policy (it re-anchors to the measured position), and run until the sim reports success or
-`episode_timeout_s` of the node's clock (sim time with use_sim_time). What the policy sent on the follower command topics is scored with diffog.deploy.episodes;
-the per-episode results and per-mode summaries go to `output` (JSON). The node exits when done, so a graph can
-mark it required (the run ends with it).
+`episode_timeout_s` of the node's clock (sim time with use_sim_time). What the policy sent on the follower command
+topics is scored with diffog.deploy.episodes; the per-episode results and per-mode summaries go to `output` (JSON).
+The node exits when done, so a graph can mark it required (the run ends with it).
 """
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ from rclpy.node import Node
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
+from diffog.data.normalizer import MinMaxNormalizer
 from diffog.deploy.aloha_topics import AlohaTopics
 from diffog.deploy.episodes import executed_metrics, summarize
 from diffog.deploy.runtime_policy import resolve_checkpoint
-from diffog.data.normalizer import MinMaxNormalizer
 from diffog.policy.checkpoint import read_checkpoint
 
 PARAMETERS = {
-    "checkpoint": "",               # the policy's checkpoint: its normalizer and step scale the metrics
+    "checkpoint": "",               # the policy's checkpoint: its normalizer and step (dt) scale the metrics
     "modes": ["none", "diffog"],    # refiners to compare
     "episodes": 3,                  # per mode
     "episode_timeout_s": 40.0,
