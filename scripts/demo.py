@@ -21,7 +21,7 @@ from diffog.deploy.rosbag_io import project_typestore, read_bag
 from diffog.deploy.runtime_policy import resolve_checkpoint
 from diffog.policy.checkpoint import read_checkpoint
 
-ROWS = [("success_rate", "success rate", "{:.2f}"), ("velocity_max", "velocity max", "{:.3f}"),
+ROWS = [("success_rate", "success rate", "{:.2f}"), ("commands", "commands sent", "{:.0f}"), ("velocity_max", "velocity max", "{:.3f}"),
         ("velocity_std", "velocity std", "{:.3f}"), ("acceleration_max", "acceleration max", "{:.3f}"),
         ("acceleration_std", "acceleration std", "{:.3f}"), ("inference_s", "inference (s)", "{:.3f}"),
         ("refinement_s", "refinement (s)", "{:.3f}"), ("achieved_rate_hz", "policy rate (Hz)", "{:.2f}")]
@@ -36,7 +36,7 @@ def table(summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog") -> int:
+def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog", title: str = "sim") -> int:
     """Raw vs refined first action of each chunk over the first `refiner` episode, left-arm joints."""
     import matplotlib
     matplotlib.use("Agg")
@@ -57,13 +57,13 @@ def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog") -
     fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharex=True)
     for j, ax in enumerate(axes.flat):
         ax.plot(tt, raw[:, j], color="tab:red", alpha=0.7, label="raw (Diffusion Policy)")
-        ax.plot(tt, ref[:, j], color="tab:blue", label="refined (DiffOG)")
+        ax.plot(tt, ref[:, j], color="tab:blue", label=f"refined ({refiner})")
         ax.set_title(chunks[0].joint_names[j])
         ax.set_ylabel("rad")
     for ax in axes[-1]:
         ax.set_xlabel("time in episode (s)")
     axes[0, 0].legend(loc="best", fontsize=8)
-    fig.suptitle("move_stack in sim: first action of each chunk, raw vs refined")
+    fig.suptitle(f"{title}: first action of each chunk, raw vs refined by {refiner}")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=100)
@@ -86,21 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=int, default=2, help="per mode")
     ap.add_argument("--out", type=pathlib.Path, default=REPO_ROOT / "outputs" / "demo")
     ap.add_argument("--checkpoint", default=None, help="default: the graph's (the shipped one)")
+    ap.add_argument("--modes", default="none,diffog", help="refiners to compare: none, clip, penalty, diffog")
     a = ap.parse_args(argv)
     run_dir = a.out / time.strftime("%Y%m%d-%H%M%S")
     results, bag = run_dir / "results.json", run_dir / "bag"
     graph = load_graphs()[a.graph]
     print(f"[demo] {a.graph}: {', '.join(n.fqn for n in graph.nodes)} -> {run_dir}", flush=True)
     checkpoint = a.checkpoint or graph.arguments["checkpoint"]
-    args = {"output": str(results), "bag": str(bag), "episodes": str(a.episodes), "checkpoint": checkpoint}
-    codes = GraphProcess(graph, args, {"aloha_sim": sim_cameras(checkpoint)}).start().wait()
+    args = {"output": str(results), "bag": str(bag), "episodes": str(a.episodes), "checkpoint": checkpoint,
+            "refiner": a.modes.split(",")[0]}
+    params = {"aloha_sim": sim_cameras(checkpoint), "episode_runner": {"modes": f"[{a.modes}]"}}
+    codes = GraphProcess(graph, args, params).start().wait()
     if not results.is_file():
         print(f"[demo] the episode runner wrote no results (exit codes {codes})", file=sys.stderr)
         return 1
     summary = json.loads(results.read_text())["summary"]
     print("\n" + table(summary) + "\n")
     png = run_dir / "raw_vs_refined.png"
-    n = plot_chunks(bag, png)
+    n = plot_chunks(bag, png, refiner=a.modes.split(",")[-1], title=a.graph)
     print(f"[demo] results: {results}\n[demo] bag: {bag}\n[demo] plot ({n} chunks): {png}")
     return 0
 

@@ -32,6 +32,6 @@ def summarize(runs: Sequence[dict]) -> dict:
     """Success rate and the mean of every numeric per-episode value."""
     if not runs:
         raise ValueError("no episodes to summarize")
-    keys = [k for k, v in runs[0].items() if isinstance(v, float) and k != "seed"]
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed"]
     return {"episodes": len(runs), "success_rate": float(np.mean([r["success"] for r in runs])),
             **{k: float(np.mean([r[k] for r in runs])) for k in keys}}

@@ -26,5 +26,6 @@ def test_metrics_of_a_constant_velocity_path_ignore_grippers():
 
 
 def test_summary_averages_numbers_and_success():
-    runs = [{"seed": 0, "success": True, "velocity_max": 1.0}, {"seed": 1, "success": False, "velocity_max": 3.0}]
-    assert summarize(runs) == {"episodes": 2, "success_rate": 0.5, "velocity_max": 2.0}
+    runs = [{"seed": 0, "success": True, "commands": 10, "velocity_max": 1.0},
+            {"seed": 1, "success": False, "commands": 20, "velocity_max": 3.0}]
+    assert summarize(runs) == {"episodes": 2, "success_rate": 0.5, "commands": 15.0, "velocity_max": 2.0}
