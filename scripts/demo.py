@@ -21,7 +21,8 @@ from diffog.deploy.rosbag_io import project_typestore, read_bag
 from diffog.deploy.runtime_policy import resolve_checkpoint
 from diffog.policy.checkpoint import read_checkpoint
 
-ROWS = [("success_rate", "success rate", "{:.2f}"), ("commands", "commands sent", "{:.0f}"), ("velocity_max", "velocity max", "{:.3f}"),
+ROWS = [("success_rate", "success rate", "{:.2f}"), ("commands", "commands sent", "{:.0f}"),
+        ("velocity_max", "velocity max", "{:.3f}"),
         ("velocity_std", "velocity std", "{:.3f}"), ("acceleration_max", "acceleration max", "{:.3f}"),
         ("acceleration_std", "acceleration std", "{:.3f}"), ("inference_s", "inference (s)", "{:.3f}"),
         ("refinement_s", "refinement (s)", "{:.3f}"), ("achieved_rate_hz", "policy rate (Hz)", "{:.2f}")]

@@ -89,7 +89,8 @@ class ObservationMatcher:
         for name, sl in self.joint_slices.items():
             qpos[sl] = match[name][1]
         if not np.all(np.isfinite(qpos)):
-            raise NonFiniteObservation(f"non-finite joint positions in dims {np.flatnonzero(~np.isfinite(qpos)).tolist()}")
+            bad = np.flatnonzero(~np.isfinite(qpos)).tolist()
+            raise NonFiniteObservation(f"non-finite joint positions in dims {bad}")
         return Observation(stamp=min(s for s, _ in match.values()), qpos=qpos,
                            streams={k: match[k][1] for k in self.others})
 

@@ -1,6 +1,7 @@
 """Closed loop over ROS: launch/graphs.yaml's move_stack_sim graph (sim ALOHA owning the clock, policy node,
-bag recorder, episode runner) with tiny random image and state checkpoints, one short episode per refiner. The runner resets the
-sim, switches the refiner, scores what the policy sent and ends the graph; the bag holds the chunks."""
+bag recorder, episode runner) with tiny random image and state checkpoints, one short episode per refiner. The
+runner resets the sim, switches the refiner, scores what the policy sent and ends the graph; the bag holds the
+chunks."""
 import io
 import json
 

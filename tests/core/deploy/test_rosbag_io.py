@@ -17,7 +17,8 @@ def test_commands_round_trip_through_an_mcap_bag(tmp_path, store):
         bag.add_topic("/policy/action_chunk", "diffog_msgs/msg/ActionChunk")
         for k in range(5):
             msg = Cmd(name="arm", cmd=np.full(6, k, dtype=np.float32))
-            bag.write("/follower_left/commands/joint_group", 10**9 + k * 20_000_000, store.serialize_cdr(msg, Cmd.__msgtype__))
+            data = store.serialize_cdr(msg, Cmd.__msgtype__)
+            bag.write("/follower_left/commands/joint_group", 10**9 + k * 20_000_000, data)
     assert next(path.glob("*.mcap")).stat().st_size > 0
     assert bag_topics(path)["/policy/action_chunk"] == "diffog_msgs/msg/ActionChunk"
     t, v = command_series(path, "/follower_left/commands/joint_group", store)

@@ -78,7 +78,8 @@ class EpisodeRunner(Node):
         with self.lock:
             self.latest[follower] = arm
             if follower == self.topics.followers[-1] and len(self.latest) == 2 * len(self.topics.followers):
-                row = np.concatenate([np.r_[self.latest[f], self.latest[f + "/gripper"]] for f in self.topics.followers])
+                row = np.concatenate([np.r_[self.latest[f], self.latest[f + "/gripper"]]
+                                      for f in self.topics.followers])
                 self.rows.append((self.now_s(), row))
 
     def _on_gripper(self, follower: str, joint: float) -> None:
