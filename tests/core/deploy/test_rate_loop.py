@@ -45,5 +45,5 @@ def test_follows_another_clock_such_as_sim_time():
     loop.start()
     time.sleep(1.2)
     loop.stop()
-    assert 2 <= len(calls) <= 4
-    assert all(b - a >= 0.05 - 1e-6 for a, b in zip(calls, calls[1:]))
+    assert 2 <= len(calls) <= 4  # ~3 ticks in 0.12 s of the slow clock, where the wall clock would give ~24
+    assert all(b - a > 0.04 for a, b in zip(calls, calls[1:]))  # one period apart on that clock, give or take
