@@ -73,14 +73,14 @@ def free_body(parent: ET.Element, name: str) -> ET.Element:
 
 
 def vessel(parent: ET.Element, name: str, radius: float, height: float, wall: float = 0.004, base: float = 0.004,
-           rgba: str = "0.8 0.9 1 0.6", friction: float = 1.0, density: float = 600.0,
+           rgba: str = "0.8 0.9 1 0.6", friction: float = 1.0, torsion: float = 0.01, density: float = 600.0,
            segments: int = 16) -> ET.Element:
     """A cup or bowl: an open cylinder (a ring of boxes on a disc), origin at the centre of its base.
 
     Boxes instead of a mesh: MuJoCo collides meshes by their convex hull, which would close the opening.
     """
     body = free_body(parent, name)
-    common = dict(condim="4", friction=_fmt(friction, 0.01, 0.0001), density=str(density), rgba=rgba)
+    common = dict(condim="4", friction=_fmt(friction, torsion, 0.0001), density=str(density), rgba=rgba)
     ET.SubElement(body, "geom", name=f"{name}/base", type="cylinder", size=_fmt(radius, base / 2),
                   pos=_fmt(0, 0, base / 2), **common)
     half_width = (radius - wall / 2) * math.tan(math.pi / segments) + wall / 2

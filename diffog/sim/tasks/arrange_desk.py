@@ -9,6 +9,9 @@ from diffog.sim.tasks.base import Task
 from diffog.sim.trajectory import Waypoint, aim_rotation, grip_rotation
 
 CUP_R, CUP_H = 0.025, 0.08
+# Rubbery cups: gym-aloha's finger joints carry 30 N of dry friction, which takes up much of the grip, and on fast
+# moves a friction-1 cup slid along the pads or pivoted about the pinch (only torsional friction resists that).
+CUP_FRICTION, CUP_TORSION = 1.5, 0.03
 BOWL_R, BOWL_H, BOWL_WALL, BOWL_BASE = 0.09, 0.035, 0.016, 0.006
 COASTER_R, COASTER_T = 0.10, 0.004
 CUP_SITE = 0.065  # right grasp site above a cup's base: the fingertips stay above the bowl's rim
@@ -24,8 +27,10 @@ class ArrangeDesk(Task):
     def build(self, worldbody):
         scene.vessel(worldbody, "bowl", BOWL_R, BOWL_H, wall=BOWL_WALL, base=BOWL_BASE, rgba="0.95 0.95 0.9 1",
                      density=150.0, segments=24)  # a light plastic bowl: one pinch of its wall carries it
-        scene.vessel(worldbody, "cup_a", CUP_R, CUP_H, rgba="0.2 0.5 0.9 1", density=400.0)
-        scene.vessel(worldbody, "cup_b", CUP_R, CUP_H, rgba="0.9 0.5 0.2 1", density=400.0)
+        scene.vessel(worldbody, "cup_a", CUP_R, CUP_H, rgba="0.2 0.5 0.9 1", density=400.0, friction=CUP_FRICTION,
+                     torsion=CUP_TORSION)
+        scene.vessel(worldbody, "cup_b", CUP_R, CUP_H, rgba="0.9 0.5 0.2 1", density=400.0, friction=CUP_FRICTION,
+                     torsion=CUP_TORSION)
         scene.coaster(worldbody, "coaster", COASTER_R, COASTER_T)
 
     def reset(self, env, rng):
@@ -81,11 +86,12 @@ class ArrangeDesk(Task):
             r(8.5, b_pick, 0.0),
             r(9.1, b_pick + up, 0.0),
             r(10.0, PARK_RIGHT, 0.0),
-            r(12.2, b_place + up / 2, 0.0),
-            r(12.9, b_place, 0.0),
-            r(13.4, b_place, 1.0),
-            r(13.7, b_place, 1.0),
-            r(14.4, back_out(b_place), 1.0),
+            r(12.6, PARK_RIGHT, 0.0),  # until the left hand is out of the way
+            r(14.2, b_place + up / 2, 0.0),
+            r(14.9, b_place, 0.0),
+            r(15.4, b_place, 1.0),
+            r(15.7, b_place, 1.0),
+            r(16.4, back_out(b_place), 1.0),
         ]
         left = [
             Waypoint(1.5, bowl_pick + up, down_l, PINCH_OPEN),
@@ -97,7 +103,7 @@ class ArrangeDesk(Task):
             Waypoint(10.6, bowl_place, down_l, 0.0),
             Waypoint(11.1, bowl_place, down_l, PINCH_OPEN),
             Waypoint(11.4, bowl_place, down_l, PINCH_OPEN),
-            Waypoint(12.0, bowl_place + up, down_l, PINCH_OPEN),
-            Waypoint(12.6, bowl_place + up + [-0.10, 0, 0], down_l, PINCH_OPEN),
+            Waypoint(11.9, bowl_place + lift * 0.6, down_l, PINCH_OPEN),  # fingers out of the bowl
+            Waypoint(12.6, bowl_place + up + [-0.10, -0.05, 0], down_l, PINCH_OPEN),  # and away from the coaster
         ]
         return {"left": left, "right": right}
