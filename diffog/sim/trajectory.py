@@ -77,7 +77,8 @@ def interpolate(waypoints: Sequence[Waypoint], times: Sequence[float], dt: float
         i = int(np.clip(np.searchsorted(knots, tk, side="right") - 1, 0, len(knots) - 1))
         a, b = waypoints[i], waypoints[min(i + 1, len(waypoints) - 1)]
         span = knots[min(i + 1, len(knots) - 1)] - knots[i]
-        s = float(_min_jerk(np.clip((tk - knots[i]) / span, 0.0, 1.0))) if span > 0 else 1.0
+        # clipped twice: the polynomial can round to just past 1, which Slerp rejects
+        s = float(np.clip(_min_jerk(np.clip((tk - knots[i]) / span, 0.0, 1.0)), 0.0, 1.0)) if span > 0 else 1.0
         pos[k] = (1 - s) * np.asarray(a.pos) + s * np.asarray(b.pos)
         rot[k] = Slerp([0.0, 1.0], Rotation.from_matrix([a.rot, b.rot]))(s).as_matrix()
         grip[k] = (1 - s) * a.gripper + s * b.gripper
