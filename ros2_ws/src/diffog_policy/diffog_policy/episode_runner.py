@@ -163,18 +163,24 @@ class EpisodeRunner(Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    code = 0
+    code, node, executor, spinner = 0, None, None, None
     try:
         node = EpisodeRunner()
         executor = MultiThreadedExecutor()
         executor.add_node(node)
-        threading.Thread(target=executor.spin, daemon=True).start()
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
         node.run()
     except (KeyboardInterrupt, ExternalShutdownException):
         code = 130
     finally:
-        if rclpy.ok():
-            rclpy.shutdown()
+        # stop spinning before the context goes: a spinning executor thread at exit aborts the process
+        if executor is not None:
+            executor.shutdown()
+            spinner.join(timeout=5.0)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
     raise SystemExit(code)
 
 
