@@ -19,6 +19,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 
 from diffog.deploy.graph_runner import Graph, GraphProcess, load_graphs
+from diffog.deploy.runtime_policy import sim_camera_params
 
 PARTS = ("observation_age_s", "inference_s", "refinement_s", "publish_s", "total_s")
 
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     nodes = [n for n in full.nodes if n.executable not in ("episode_runner", "bag_recorder")]
     graph = Graph(full.name, full.launch_file, full.arguments, nodes)
     policy = next(n.fqn for n in nodes if n.executable == "policy_node")
-    params = {policy: {"rate_hz": str(a.rate)}}
+    params = {policy: {"rate_hz": str(a.rate)},
+              "aloha_sim": sim_camera_params(a.checkpoint or full.arguments["checkpoint"])}
 
     rclpy.init()
     node = rclpy.create_node("bench_policy_rate")

@@ -18,8 +18,7 @@ import numpy as np
 from diffog.config import REPO_ROOT
 from diffog.deploy.graph_runner import GraphProcess, load_graphs
 from diffog.deploy.rosbag_io import project_typestore, read_bag
-from diffog.deploy.runtime_policy import resolve_checkpoint
-from diffog.policy.checkpoint import read_checkpoint
+from diffog.deploy.runtime_policy import sim_camera_params
 
 ROWS = [("success_rate", "success rate", "{:.2f}"), ("commands", "commands sent", "{:.0f}"),
         ("velocity_max", "velocity max", "{:.3f}"),
@@ -71,16 +70,6 @@ def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog", t
     return len(tt)
 
 
-def sim_cameras(checkpoint: str) -> dict[str, str]:
-    """The sim renders exactly the policy's cameras at its image size (none for a state policy): renders are
-    the sim's largest cost on a CPU."""
-    policy = read_checkpoint(resolve_checkpoint(checkpoint))["config"]["policy"]
-    if not policy["cameras"]:
-        return {"render_height": "0", "render_width": "0"}
-    h, w = policy["image_size"]
-    return {"cameras": f"[{','.join(policy['cameras'])}]", "render_height": str(h), "render_width": str(w)}
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--graph", default="move_stack_sim")
@@ -96,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = a.checkpoint or graph.arguments["checkpoint"]
     args = {"output": str(results), "bag": str(bag), "episodes": str(a.episodes), "checkpoint": checkpoint,
             "refiner": a.modes.split(",")[0]}
-    params = {"aloha_sim": sim_cameras(checkpoint), "episode_runner": {"modes": f"[{a.modes}]"}}
+    params = {"aloha_sim": sim_camera_params(checkpoint), "episode_runner": {"modes": f"[{a.modes}]"}}
     codes = GraphProcess(graph, args, params).start().wait()
     if not results.is_file():
         print(f"[demo] the episode runner wrote no results (exit codes {codes})", file=sys.stderr)

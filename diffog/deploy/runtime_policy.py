@@ -10,6 +10,7 @@ import torch
 from diffog.config import REPO_ROOT
 from diffog.deploy.observation import Observation
 from diffog.deploy.refiners import ChunkRefiner
+from diffog.policy.checkpoint import read_checkpoint
 from diffog.policy.runtime import LoadedPolicy, load_policy
 from diffog.refine import continuous_dims_from_names
 
@@ -69,3 +70,13 @@ def load_runtime_policy(checkpoint: str | os.PathLike, device: str = "cpu", refi
                         seed: int | None = None) -> RuntimePolicy:
     return RuntimePolicy(load_policy(resolve_checkpoint(checkpoint), device, seed), refiner, ddim_steps,
                          n_action_steps)
+
+
+def sim_camera_params(checkpoint: str | os.PathLike) -> dict[str, str]:
+    """The sim node's parameters to render exactly this policy's cameras at its image size (none for a state
+    policy): renders are the sim's largest cost on a CPU."""
+    policy = read_checkpoint(resolve_checkpoint(checkpoint))["config"]["policy"]
+    if not policy["cameras"]:
+        return {"render_height": "0", "render_width": "0"}
+    h, w = policy["image_size"]
+    return {"cameras": f"[{','.join(policy['cameras'])}]", "render_height": str(h), "render_width": str(w)}

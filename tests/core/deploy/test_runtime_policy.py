@@ -3,7 +3,7 @@ import pytest
 
 from diffog.deploy.controller import PolicyController
 from diffog.deploy.observation import Observation, ObservationMatcher
-from diffog.deploy.runtime_policy import load_runtime_policy
+from diffog.deploy.runtime_policy import load_runtime_policy, sim_camera_params
 from diffog.deploy.safety import JointLimits, SafetyFilter
 from tests.core.deploy.tiny_checkpoint import CAMERA, write_tiny_checkpoint
 
@@ -59,3 +59,9 @@ def test_controller_streams_limit_respecting_commands_from_the_real_policy(check
     assert r.hold_reason == ""
     cmds = [c.command(0.2 + 0.02 * k) for k in range(20)]
     assert all(x is not None and np.all((x >= limits.lower) & (x <= limits.upper)) for x in cmds)
+
+
+def test_the_sim_renders_exactly_the_policys_cameras(checkpoint, tmp_path):
+    assert sim_camera_params(checkpoint) == {"cameras": f"[{CAMERA}]", "render_height": "24", "render_width": "32"}
+    state = write_tiny_checkpoint(tmp_path / "state.pt", object_pose_dim=5)
+    assert sim_camera_params(state) == {"render_height": "0", "render_width": "0"}
