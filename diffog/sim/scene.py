@@ -42,6 +42,9 @@ def robot_scene() -> ET.Element:
             worldbody.remove(child)
             for j, body in enumerate(gym_aloha_file(child.get("file"))):
                 worldbody.insert(i + j, body)
+    # Semi-implicit Euler (gym-aloha's default) lets light objects struck hard by a flailing policy diverge;
+    # implicitfast (MuJoCo's recommended integrator) keeps them finite at the same step cost.
+    ET.SubElement(root, "option", integrator="implicitfast")
     # gym-aloha counts only geom groups 4-5 for inertia (its links all declare theirs); objects use their geoms.
     ET.SubElement(root, "compiler", inertiagrouprange="0 5")
     # gym-aloha's scene leaves MuJoCo's default 0.002 s timestep; ACT steps 10 of them per 50 Hz action.
