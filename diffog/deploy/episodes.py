@@ -22,16 +22,20 @@ def resample(times: np.ndarray, values: np.ndarray, dt: float) -> np.ndarray:
 def executed_metrics(times: np.ndarray, commands: np.ndarray, dt: float, normalizer: MinMaxNormalizer,
                      joint_names: Sequence[str]) -> dict[str, float]:
     """Velocity / acceleration max and std of the commanded path, sampled at the policy step `dt`, in the
-    normalized action units the bounds live in, over the continuous (non-gripper) joints."""
+    normalized action units the bounds live in, over the continuous (non-gripper) joints; empty when the
+    commands span less than three steps (an episode the policy spent holding)."""
+    if len(times) < 2 or times[-1] - times[0] < 2 * dt:
+        return {}
     path = torch.as_tensor(resample(times, commands, dt), dtype=torch.float32)
     dims = continuous_dims_from_names(joint_names)
     return {k: float(v) for k, v in trajectory_metrics(normalizer.normalize("action", path), dt, dims).items()}
 
 
 def summarize(runs: Sequence[dict]) -> dict:
-    """Success rate and the mean of every numeric per-episode value."""
+    """Success rate and the mean of every numeric per-episode value (over the episodes that have it)."""
     if not runs:
         raise ValueError("no episodes to summarize")
-    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed"]
+    keys = dict.fromkeys(k for r in runs for k, v in r.items()
+                         if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed")
     return {"episodes": len(runs), "success_rate": float(np.mean([r["success"] for r in runs])),
-            **{k: float(np.mean([r[k] for r in runs])) for k in keys}}
+            **{k: float(np.mean([r[k] for r in runs if k in r])) for k in keys}}

@@ -25,7 +25,14 @@ def test_metrics_of_a_constant_velocity_path_ignore_grippers():
     assert m["acceleration_max"] == pytest.approx(0.0, abs=1e-4)
 
 
-def test_summary_averages_numbers_and_success():
-    runs = [{"seed": 0, "success": True, "commands": 10, "velocity_max": 1.0},
-            {"seed": 1, "success": False, "commands": 20, "velocity_max": 3.0}]
-    assert summarize(runs) == {"episodes": 2, "success_rate": 0.5, "commands": 15.0, "velocity_max": 2.0}
+def test_a_path_shorter_than_three_steps_has_no_metrics():
+    t = np.array([0.0, 0.1, 0.2])
+    assert executed_metrics(t, np.zeros((3, 14)), 0.16, NORM, action_joint_names()) == {}
+
+
+def test_summary_averages_numbers_and_success_over_the_episodes_that_have_them():
+    runs = [{"seed": 0, "success": True, "commands": 10},
+            {"seed": 1, "success": False, "commands": 20, "velocity_max": 3.0},
+            {"seed": 2, "success": False, "commands": 30, "velocity_max": 1.0}]
+    assert summarize(runs) == {"episodes": 3, "success_rate": pytest.approx(1 / 3), "commands": 20.0,
+                               "velocity_max": 2.0}

@@ -140,7 +140,7 @@ class EpisodeRunner(Node):
             rows, latency = list(self.rows), list(self.latency)
         run = {"mode": mode, "seed": seed, "success": self.success,
                "duration_s": duration, "commands": len(rows)}
-        if len(rows) > 2:
+        if rows:
             times, cmds = np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])
             run.update(executed_metrics(times, cmds, self.dt, self.normalizer, self.joint_names))
         if latency:
