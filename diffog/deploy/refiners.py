@@ -32,7 +32,7 @@ class ChunkRefiner:
     def __call__(self, raw: torch.Tensor, past: torch.Tensor) -> tuple[torch.Tensor, dict]:
         a = self.normalizer.normalize("action", torch.as_tensor(raw, dtype=torch.float32))[None]
         p = self.normalizer.normalize("action", torch.as_tensor(past, dtype=torch.float32))[None]
-        stats: dict = {"backend": self.name}
+        stats: dict = {"refiner": self.name, "backend": self.name}
         if self.name == "none":
             y = a
         elif self.name == "clip":

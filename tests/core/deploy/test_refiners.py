@@ -33,6 +33,7 @@ def test_none_returns_the_raw_chunk_and_reports_its_steps(jumpy):
     raw, past = jumpy
     out, stats = make("none")(raw, past)
     np.testing.assert_allclose(out.numpy(), raw, atol=1e-6)
+    assert stats["refiner"] == "none"  # published with the chunk, so a run-time switch never mislabels one
     assert stats["max_step_before"] == pytest.approx(0.2, rel=1e-5) == stats["max_step_after"]
     assert stats["max_constraint_violation"] == pytest.approx(0.15, rel=1e-4)
 

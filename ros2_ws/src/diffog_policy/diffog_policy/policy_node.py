@@ -148,11 +148,11 @@ class PolicyNode(Node):
         header = self._header(r.stamp)
         self.chunk_pub.publish(ActionChunk(
             header=header, joint_names=self.policy.joint_names, dt=float(self.policy.dt), horizon=len(r.raw),
-            refiner=self.policy.refiner, raw_chunk=r.raw.ravel().tolist(), refined_chunk=r.refined.ravel().tolist(),
+            refiner=r.stats["refiner"], raw_chunk=r.raw.ravel().tolist(), refined_chunk=r.refined.ravel().tolist(),
             past_action=r.past_action.tolist()))
         s = r.stats
         self.stats_pub.publish(RefinementStats(
-            header=header, refiner=self.policy.refiner, backend=str(s.get("backend", "")),
+            header=header, refiner=s["refiner"], backend=str(s.get("backend", "")),
             solver_iterations=int(s.get("solver_iterations", 0)), converged=bool(s.get("converged", True)),
             solve_time_s=float(r.latency.refinement_s), active_constraints=int(s.get("active_constraints", 0)),
             max_constraint_violation=float(s.get("max_constraint_violation", 0.0)),
@@ -176,7 +176,7 @@ class PolicyNode(Node):
             return
         if cmd is None:
             return
-        for (f, sl), arm_pub, grip_pub in zip(self.topics.qpos_slices().items(), self.arm_pubs, self.gripper_pubs):
+        for sl, arm_pub, grip_pub in zip(self.topics.qpos_slices().values(), self.arm_pubs, self.gripper_pubs):
             arm, gripper = self.topics.arm_command(cmd[sl])
             arm_pub.publish(JointGroupCommand(name="arm", cmd=arm))
             grip_pub.publish(JointSingleCommand(name="gripper", cmd=gripper))
