@@ -1,8 +1,10 @@
 """arrange_desk in the MuJoCo sim over ROS: sim ALOHA (the real robot's topics, /clock), policy, bag recorder, and the
 episode runner that resets the sim, compares the refiners and ends the launch when done.
 
-    ros2 launch launch/arrange_desk_sim.launch.py checkpoint:=checkpoints/arrange_desk_image.pt episodes:=3 output:=runs/arrange_desk.json bag:=runs/arrange_desk_bag
-Parameters: config/arrange_desk_sim.yaml. Without ros2 launch: python -m diffog.deploy.graph_runner arrange_desk_sim --arg ...
+    ros2 launch launch/arrange_desk_sim.launch.py checkpoint:=checkpoints/arrange_desk_image_diffog.ckpt episodes:=3 \\
+        output:=runs/arrange_desk.json bag:=runs/arrange_desk_bag
+Parameters: config/arrange_desk_sim.yaml.
+Without ros2 launch: python -m diffog.deploy.graph_runner arrange_desk_sim --arg NAME=VALUE ...
 """
 import pathlib
 
@@ -18,7 +20,7 @@ def generate_launch_description() -> LaunchDescription:
     checkpoint = LaunchConfiguration("checkpoint")
     return LaunchDescription([
         DeclareLaunchArgument("refiner", default_value="diffog", description="none | clip | penalty | diffog"),
-        DeclareLaunchArgument("checkpoint", default_value="checkpoints/arrange_desk_image.pt"),
+        DeclareLaunchArgument("checkpoint", default_value="checkpoints/arrange_desk_image_diffog.ckpt"),
         DeclareLaunchArgument("episodes", default_value="3", description="per refiner the episode runner compares"),
         DeclareLaunchArgument("output", default_value="", description="the episode runner's JSON results"),
         DeclareLaunchArgument("bag", default_value="", description="the MCAP bag to record"),

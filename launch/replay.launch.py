@@ -18,7 +18,7 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument("bag", default_value=""),
         DeclareLaunchArgument("output", default_value=""),
-        DeclareLaunchArgument("checkpoint", default_value="checkpoints/move_stack_image.pt"),
+        DeclareLaunchArgument("checkpoint", default_value="checkpoints/move_stack_image_diffog.ckpt"),
         DeclareLaunchArgument("refiner", default_value="diffog"),
         Node(package="diffog_policy", executable="policy_node", name="policy",
              parameters=[PARAMS, {"checkpoint": LaunchConfiguration("checkpoint"),
