@@ -14,11 +14,24 @@ import argparse
 import json
 import sys
 
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
 from diffog.policy.checkpoint import read_checkpoint, save_checkpoint
 from diffog.training.config import apply_overrides, compose_config
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except (HydraException, OmegaConfBaseException, FileNotFoundError, ValueError) as e:
+        # configuration and data problems (a missing base checkpoint, NaN in an episode, another robot's
+        # checkpoint): one clear line instead of a traceback
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m diffog.training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

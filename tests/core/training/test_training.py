@@ -133,3 +133,10 @@ def test_evaluate_reports_losses_action_error_and_trajectory_metrics(base_run, c
     for key in ("dp_loss", "raw/action_error", "raw/velocity_max", "raw/acceleration_std", "demo/velocity_max",
                 "raw/bound_violation_rate"):
         assert np.isfinite(report[key]), key
+
+
+def test_cli_reports_configuration_and_data_errors_in_one_line(tmp_path, capsys):
+    assert main(["train", "mode=refine"]) == 2
+    assert "mode.base_checkpoint" in capsys.readouterr().err
+    assert main(["train", f"data.dir={tmp_path}"]) == 2
+    assert "no episode_N.hdf5" in capsys.readouterr().err
