@@ -5,9 +5,11 @@ STAMP := .venv/.setup-done
 SETUP_INPUTS := requirements.txt pyproject.toml scripts/setup.sh scripts/fix_ros_wheel_prefix.py \
 	$(shell find ros2_ws/src -type f -not -path '*/__pycache__/*' 2>/dev/null)
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
-.PHONY: help setup test test-core test-ros bench clean
+.PHONY: help setup demo test test-core test-ros bench clean
 help:
+	@echo "make demo    move_stack in the sim through the ROS graph, base vs DiffOG (outputs/demo/)"
 	@echo "make setup   create .venv, install the pinned deps, build ros2_ws, write env.sh (idempotent)"
 	@echo "make test    set up when needed, then run every test (core and ROS)"
 	@echo "make bench   refinement-layer benchmark (fast solver vs qpth)"
@@ -17,6 +19,9 @@ $(STAMP): $(SETUP_INPUTS)
 
 setup:
 	bash scripts/setup.sh
+
+demo: $(STAMP)
+	source env.sh && python scripts/demo.py $(DEMO_ARGS)
 
 test: $(STAMP)
 	source env.sh && python -m pytest tests $(PYTEST_ARGS)
