@@ -93,16 +93,20 @@ def test_sim_node_serves_the_real_robot_interface():
                             lambda: c.group.publish(JointGroupCommand(name="arm", cmd=goal))), "waist never moved"
         c.group.publish(JointGroupCommand(name="arm", cmd=[math.nan, *START[1:]]))
         c.group.publish(JointGroupCommand(name="arm", cmd=START[:5]))  # too short: dropped as well
-        c.spin_until(lambda: False, 1.0)
-        assert c.joint("follower_left", "waist") == pytest.approx(0.4, abs=0.02), "a bad command moved the arm"
+        c.spin_until(lambda: False, 1.5)
+        # taken, either would send the waist back towards 0 (or NaN); dropped, it settles at its goal (the waist's
+        # dry friction leaves a few hundredths of overshoot)
+        positions = c.states["follower_left"].position
+        assert all(math.isfinite(x) for x in positions)
+        assert c.joint("follower_left", "waist") == pytest.approx(0.4, abs=0.05), "a bad command moved the arm"
 
         opened = load_robot_description()["gripper"]["follower"]["joint_open"]
         assert c.spin_until(lambda: c.joint("follower_left", "left_finger") > 0.05, 20.0,
                             lambda: c.single.publish(JointSingleCommand(name="gripper", cmd=opened)))
 
-        shoulder = c.joint("follower_right", "shoulder")
+        elbow = c.joint("follower_right", "elbow")
         c.call(c.torque, TorqueEnable.Request(cmd_type="group", name="all", enable=False))
-        assert c.spin_until(lambda: abs(c.joint("follower_right", "shoulder") - shoulder) > 0.05, 20.0), \
+        assert c.spin_until(lambda: abs(c.joint("follower_right", "elbow") - elbow) > 0.05, 30.0), \
             "torque off did not let the right arm sag"
         c.call(c.reboot, Reboot.Request(cmd_type="group", name="all", enable=True))
         c.call(c.modes, OperatingModes.Request(cmd_type="single", name="gripper", mode="current_based_position",
@@ -119,20 +123,25 @@ def test_sim_node_serves_the_real_robot_interface():
 
 
 def test_lock_stepped_sim_is_the_clock():
-    proc = start_sim_node("publish_clock:=true", "real_time_factor:=0.0")
+    proc = start_sim_node("publish_clock:=true", "real_time_factor:=2.0")
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     c = Client(ctx)
-    clocks = []
-    c.node.create_subscription(Clock, "/clock", lambda m: clocks.append(m.clock.sec + m.clock.nanosec * 1e-9), 100)
+    clocks, stamps = [], []
+
+    def seconds(t):
+        return t.sec + t.nanosec * 1e-9
+
+    c.node.create_subscription(Clock, "/clock", lambda m: clocks.append(seconds(m.clock)), 100)
+    c.node.create_subscription(JointState, "/follower_left/joint_states",
+                               lambda m: stamps.append(seconds(m.header.stamp)), 100)
     try:
-        assert c.spin_until(lambda: "follower_left" in c.states and len(clocks) > 20, 60.0), "no /clock from the sim"
-        stamp = c.states["follower_left"].header.stamp
-        t = stamp.sec + stamp.nanosec * 1e-9
-        assert t == pytest.approx(round(t / 0.02) * 0.02, abs=1e-6), "stamps are sim time, whole 20 ms steps"
-        assert min(abs(t - k) for k in clocks) < 1e-6, "joint_states stamped with a /clock time"
-        steps = [round(b / 0.02) - round(a / 0.02) for a, b in zip(clocks, clocks[1:])]
-        assert min(steps) >= 1, "/clock never stands still or goes back"
+        assert c.spin_until(lambda: len(stamps) > 20 and len(clocks) > 20, 60.0), "no /clock from the sim"
+        for series in (clocks, stamps):
+            steps = [round(b / 0.02) - round(a / 0.02) for a, b in zip(series, series[1:])]
+            assert all(abs(t - round(t / 0.02) * 0.02) < 1e-6 for t in series), "sim time is whole 20 ms steps"
+            assert min(steps) >= 1, "sim time never stands still or goes back"
+        assert {round(t, 3) for t in stamps} & {round(t, 3) for t in clocks}, "joint_states stamped with /clock"
     finally:
         c.node.destroy_node()
         rclpy.shutdown(context=ctx)
