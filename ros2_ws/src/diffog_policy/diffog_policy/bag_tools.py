@@ -15,6 +15,7 @@ from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 
 from diffog.deploy.rosbag_io import BagRecorder, bag_topics, read_bag
+from diffog_policy.spin import spin_until_shutdown
 
 SKIP = ("/rosout", "/parameter_events", "/clock")
 
@@ -103,17 +104,7 @@ class BagPlayerNode(Node):
 
 def record_main(args=None) -> None:
     rclpy.init(args=args)
-    node = None
-    try:
-        node = BagRecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_until_shutdown(BagRecorderNode())
 
 
 def play_main(args=None) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
@@ -18,6 +17,7 @@ from std_msgs.msg import Header
 
 from diffog.config import load_robot_description
 from diffog.hardware.cameras import CameraError, open_camera
+from diffog_policy.spin import spin_until_shutdown
 
 PARAMETERS = {
     "camera": "cam_high",          # one of aloha.yaml `cameras`; names the topic and the frame_id
@@ -90,14 +90,7 @@ def main(args=None) -> None:
         rclpy.logging.get_logger("camera").fatal(str(e))
         rclpy.try_shutdown()
         raise SystemExit(1) from e
-    try:
-        if rclpy.ok():  # a signal during start-up has already shut the context down
-            rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node)
 
 
 if __name__ == "__main__":

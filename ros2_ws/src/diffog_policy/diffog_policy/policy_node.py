@@ -24,7 +24,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diffog_msgs.msg import ActionChunk, RefinementStats
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from rclpy.executors import ExternalShutdownException
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -41,6 +40,7 @@ from diffog.deploy.rate_loop import RateLoop
 from diffog.deploy.runtime_policy import load_runtime_policy
 from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
 from diffog_policy.interbotix_arm import stamp_to_s
+from diffog_policy.spin import spin_until_shutdown
 
 PARAMETERS = {
     "checkpoint": "",              # policy checkpoint (.pt); required
@@ -213,17 +213,7 @@ class PolicyNode(Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_until_shutdown(PolicyNode())
 
 
 if __name__ == "__main__":

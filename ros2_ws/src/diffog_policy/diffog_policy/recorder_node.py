@@ -19,7 +19,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diffog_msgs.srv import EndEpisode, StartEpisode
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -33,6 +33,7 @@ from diffog.hardware.recorder import EpisodeRecorder
 from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
 from diffog_policy.interbotix_arm import stamp_to_s
 from diffog_policy.mcap_bag import EpisodeBag
+from diffog_policy.spin import spin_until_shutdown
 
 PARAMETERS = {
     "dataset_dir": "",            # episodes go here; required
@@ -207,14 +208,7 @@ def main(args=None) -> None:
     node = RecorderNode()
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
-    try:
-        if rclpy.ok():  # a signal during start-up has already shut the context down
-            executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_shutdown(node, executor)
 
 
 if __name__ == "__main__":
