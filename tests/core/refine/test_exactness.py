@@ -171,6 +171,29 @@ def test_reduced_solve_gives_each_sample_its_own_free_set():
         torch.testing.assert_close(z[b], expect, atol=1e-12, rtol=0)
 
 
+def test_batch_one_path_matches_the_batched_solve_and_its_gradients():
+    # Batch 1 indexes its free block directly; it must give what the padded batched solve gives.
+    torch.manual_seed(0)
+    layer = make_layer("transformer", d_model=16, n_heads=2, d_ff=16)
+    a = smooth(4, 24)
+    past = a[:, 0] + 0.06
+    with torch.no_grad():
+        Q = layer.q_net(a)
+    Qb, ab = Q.clone().requires_grad_(), a.clone().requires_grad_()
+    yb = layer.refine(Qb, ab, past)
+    (yb * a).sum().backward()
+    assert bool((layer._last_state != 0).any()) and bool((layer._last_state == 0).any())
+    ref = solve_reference(Q, a, CONT, -0.05, 0.05, layer.alpha, past)
+    for b in range(4):
+        Q1, a1 = Q[b : b + 1].clone().requires_grad_(), a[b : b + 1].clone().requires_grad_()
+        y1 = layer.refine(Q1, a1, past[b : b + 1])
+        (y1 * a[b : b + 1]).sum().backward()
+        np.testing.assert_allclose(y1.detach().numpy()[0], ref[b], atol=1e-6, rtol=0)
+        torch.testing.assert_close(y1.detach()[0], yb.detach()[b], atol=1e-12, rtol=0)
+        torch.testing.assert_close(Q1.grad[0], Qb.grad[b], atol=1e-10, rtol=1e-10)
+        torch.testing.assert_close(a1.grad[0], ab.grad[b], atol=1e-10, rtol=1e-10)
+
+
 @pytest.mark.parametrize("method", ["projected_newton", "interior_point"])
 def test_fallback_solvers_reach_the_exact_solution_on_their_own(method):
     from diffog.refine import box_qp
