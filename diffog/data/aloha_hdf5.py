@@ -29,6 +29,8 @@ import cv2
 import h5py
 import numpy as np
 
+from diffog.validation import finite_vector
+
 FORMAT = "diffog-aloha-1"
 EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 JPEG_QUALITY = 50  # ALOHA's setting
@@ -67,15 +69,6 @@ def next_episode_index(directory: str | os.PathLike) -> int:
     d = pathlib.Path(directory)
     taken = [int(m.group(1)) for p in d.iterdir() if (m := EPISODE_RE.match(p.name))] if d.is_dir() else []
     return max(taken, default=-1) + 1
-
-
-def _finite_row(name: str, value, dim: int) -> np.ndarray:
-    row = np.asarray(value, dtype=np.float64).reshape(-1)
-    if row.shape != (dim,):
-        raise ValueError(f"{name} must have {dim} values, got shape {np.shape(value)}")
-    if not np.all(np.isfinite(row)):
-        raise ValueError(f"{name} contains NaN or inf: {row.tolist()}")
-    return row
 
 
 class EpisodeWriter:
@@ -154,7 +147,7 @@ class EpisodeWriter:
         """Append one frame. `timestamps`: capture time in seconds per stream name (qpos, action, a camera...)."""
         if self._closed:
             raise RuntimeError(f"episode {self.path} is already closed")
-        rows = {k: _finite_row(k, v, self.state_dim)
+        rows = {k: finite_vector(k, v, self.state_dim)
                 for k, v in (("qpos", qpos), ("qvel", qvel), ("effort", effort), ("action", action))}
         images = dict(images or {})
         if set(images) != set(self.cameras):

@@ -10,6 +10,7 @@ import numpy as np
 
 from diffog.config import load_robot_description
 from diffog.hardware.gripper import GripperConstants, GripperMapping
+from diffog.validation import finite_vector
 
 
 class RobotError(RuntimeError):
@@ -79,12 +80,7 @@ class Arm(abc.ABC):
 
 def checked_positions(name: str, positions: Sequence[float], count: int) -> np.ndarray:
     """Finite goal positions of the right length, else ValueError (nothing is sent)."""
-    p = np.asarray(positions, dtype=np.float64).reshape(-1)
-    if p.shape != (count,):
-        raise ValueError(f"{name}: expected {count} positions, got {p.shape[0]}")
-    if not np.all(np.isfinite(p)):
-        raise ValueError(f"{name}: non-finite goal position {p.tolist()}")
-    return p
+    return finite_vector(f"{name} goal positions", positions, count)
 
 
 class Bimanual:

@@ -33,12 +33,13 @@ from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import SetBool
 
 from diffog.config import load_robot_description
-from diffog.deploy.aloha_topics import AlohaTopics, image_from_msg_fields
+from diffog.deploy.aloha_topics import AlohaTopics
 from diffog.deploy.controller import PlanResult, PolicyController
 from diffog.deploy.observation import ObservationMatcher
 from diffog.deploy.rate_loop import RateLoop
 from diffog.deploy.runtime_policy import load_runtime_policy
 from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
+from diffog_policy.image_input import decode_image
 from diffog_policy.interbotix_arm import stamp_to_s
 from diffog_policy.spin import spin_until_shutdown
 
@@ -116,12 +117,9 @@ class PolicyNode(Node):
         self.controller.add_observation(follower, stamp_to_s(msg.header.stamp), qpos)
 
     def _on_image(self, camera: str, msg: Image) -> None:
-        try:
-            img = image_from_msg_fields(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
-        except ValueError as e:
-            self.get_logger().error(f"{camera}: {e}", throttle_duration_sec=5.0)
-            return
-        self.controller.add_observation(camera, stamp_to_s(msg.header.stamp), img)
+        img = decode_image(self, camera, msg)
+        if img is not None:
+            self.controller.add_observation(camera, stamp_to_s(msg.header.stamp), img)
 
     def _on_state(self, key: str, msg: Float64MultiArray) -> None:
         # unstamped: stamped on receipt, which lies within a step of the sim's joint states on the sim clock

@@ -26,11 +26,11 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
 from diffog.config import action_joint_names, load_robot_description
-from diffog.deploy.aloha_topics import image_from_msg_fields
 from diffog.deploy.rate_loop import RateLoop
 from diffog.hardware.gripper import GripperMapping
 from diffog.hardware.recorder import EpisodeRecorder
 from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
+from diffog_policy.image_input import decode_image
 from diffog_policy.interbotix_arm import stamp_to_s
 from diffog_policy.mcap_bag import EpisodeBag
 from diffog_policy.spin import spin_until_shutdown
@@ -125,12 +125,9 @@ class RecorderNode(Node):
             self.recorder.gripper_command(follower, self.now_s(), float(self.gripper.joint_to_normalized(msg.cmd)))
 
     def _on_image(self, camera: str, msg: Image) -> None:
-        try:
-            img = image_from_msg_fields(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
-        except ValueError as e:
-            self.get_logger().error(f"{camera}: {e}", throttle_duration_sec=5.0)
-            return
-        self.recorder.image(camera, stamp_to_s(msg.header.stamp), img)
+        img = decode_image(self, camera, msg)
+        if img is not None:
+            self.recorder.image(camera, stamp_to_s(msg.header.stamp), img)
 
     def _on_tick(self) -> None:
         self.recorder.tick(self.now_s())
