@@ -29,7 +29,7 @@ def _q(kind: str, layer: DiffOGLayer, a: torch.Tensor, g: torch.Generator) -> to
     n = a.shape[1] * a.shape[2]
     if kind == "transformer":
         with torch.no_grad():
-            return layer.q_net(a.float()).double()
+            return layer.q_net(a.float().to(layer.cmask.device)).double()
     X = 0.1 * torch.randn(a.shape[0], n, n, generator=g, dtype=torch.float64) / n**0.5
     return torch.eye(n, dtype=torch.float64) + X @ X.mT
 

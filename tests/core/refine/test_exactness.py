@@ -194,6 +194,52 @@ def test_batch_one_path_matches_the_batched_solve_and_its_gradients():
         torch.testing.assert_close(a1.grad[0], ab.grad[b], atol=1e-10, rtol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_batch_one_inference_on_the_host_matches_the_batched_torch_solve(dtype):
+    # Batch-1 inference (no gradient) runs the NumPy/LAPACK kernel; inside a batch the torch path runs.
+    layer = make_layer(solve_dtype=dtype)
+    a = torch.cat([rough(6, 30), smooth(6, 31)])
+    past = a[:, 0] + 0.04 * torch.randn(12, D, generator=torch.Generator().manual_seed(32), dtype=torch.float64)
+    Q = random_spd(12, T * D, cond=1e4, seed=33)
+    with torch.no_grad():
+        batched = layer.refine(Q, a, past)
+        batched_state = layer._last_state
+        for b in range(12):
+            y = layer.refine(Q[b : b + 1], a[b : b + 1], past[b : b + 1])
+            stats = layer.last_stats
+            assert bool(stats.converged.all()) and not bool(stats.fallback.any())
+            assert float(stats.max_violation.max()) <= (1e-10 if dtype == torch.float64 else 1e-6)
+            assert torch.equal(layer._last_state, batched_state[b : b + 1])
+            torch.testing.assert_close(y, batched[b : b + 1], atol=1e-12 if dtype == torch.float64 else 1e-4, rtol=0)
+    if dtype == torch.float64:
+        check(layer, Q[:1], a[:1], past[:1])  # and against quadprog
+
+
+def test_batch_one_inference_warm_started_or_capped_stays_exact():
+    layer = make_layer()
+    a, Q = rough(1, 34), random_spd(1, T * D, cond=1e4, seed=35)
+    check(layer, Q, a, a[:, 0])
+    exact = layer._last_state
+    for init in (exact, -exact, torch.ones_like(exact)):
+        with torch.no_grad():
+            y = layer.refine(Q, a, a[:, 0], init_state=init)
+        np.testing.assert_allclose(y.numpy(), solve_reference(Q, a, CONT, -0.05, 0.05, layer.alpha, a[:, 0]), atol=1e-6, rtol=0)
+    with torch.no_grad():
+        layer.refine(Q, a, a[:, 0], init_state=exact)
+    assert int(layer.last_stats.iterations) == 1  # the right active set is confirmed in one solve
+    capped = make_layer(solver_options=BoxQPOptions(max_active_set_iter=1))
+    check(capped, Q, a, a[:, 0])  # the host kernel gives up after one iteration: the fallbacks finish exactly
+    assert bool(capped.last_stats.fallback.all())
+
+
+def test_batch_one_inference_rejects_a_q_that_is_not_positive_definite():
+    layer = make_layer(alpha=0.0)
+    a = rough(1, 36)
+    Q = -torch.eye(T * D, dtype=torch.float64).unsqueeze(0)
+    with pytest.raises(ValueError, match="not symmetric positive definite"), torch.no_grad():
+        layer.refine(Q, a, a[:, 0])
+
+
 @pytest.mark.parametrize("method", ["projected_newton", "interior_point"])
 def test_fallback_solvers_reach_the_exact_solution_on_their_own(method):
     from diffog.refine import box_qp

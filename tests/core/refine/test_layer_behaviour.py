@@ -100,5 +100,9 @@ def test_same_code_runs_on_cuda():
         y_gpu = layer.cuda().forward_with_past_action(a.cuda(), a[:, 0].cuda())
     assert bool(layer.last_stats.converged.all())
     torch.testing.assert_close(y_gpu.cpu(), y_cpu, atol=1e-5, rtol=0)
+    with torch.no_grad():  # batch-1 inference solves on the host and returns on the GPU
+        y1 = layer.forward_with_past_action(a[:1].cuda(), a[:1, 0].cuda())
+    assert y1.is_cuda and bool(layer.last_stats.converged.all()) and layer.last_stats.converged.is_cuda
+    torch.testing.assert_close(y1.cpu(), y_cpu[:1], atol=1e-5, rtol=0)
     y = layer.train()(a.cuda().requires_grad_())
     y.square().sum().backward()
