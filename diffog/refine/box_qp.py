@@ -331,7 +331,6 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
     else:  # a warm start may name bounds this problem does not have: those entries start free
         state = torch.where(((init_state < 0) & torch.isinf(lo)) | ((init_state > 0) & torch.isinf(hi)), 0, init_state)
         state = state.to(torch.int8)
-    out = _Outputs(B, n, q, keep_factor)
     if B == 1 and not keep_factor:  # batch-1 inference: on the host, whatever the device (a GPU is launch-bound here)
         host = [t[0].detach().cpu().numpy() for t in (P, q, lo, hi, state)]
         z, st, it, ok, kkt = _active_set_host(*host, options.max_active_set_iter, rtol)
@@ -340,6 +339,8 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
             one = torch.ones(1, dtype=torch.bool, device=q.device)
             iters = torch.full((1,), it, dtype=torch.int32, device=q.device)
             return BoxQPResult(z, st, iters, ~one, one, torch.full((1,), kkt, dtype=q.dtype, device=q.device)), (None, None)
+    out = _Outputs(B, n, q, keep_factor)
+    if B == 1 and not keep_factor:  # the host kernel cycled or reached its cap: the fallbacks below finish
         out.write(None, None, z, st, it, torch.zeros(1, dtype=torch.bool, device=q.device), torch.full((1,), kkt, dtype=q.dtype, device=q.device), None)
     else:
         _active_set(P, q, lo, hi, state, options.max_active_set_iter, rtol, out)

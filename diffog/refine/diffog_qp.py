@@ -15,14 +15,16 @@ from .box_qp import BoxQPOptions, BoxQPResult, adjoint, solve
 from .difference_coordinates import DifferenceCoordinates
 
 
+def _forward(Q, a, past, lo, hi, init_state, coords: DifferenceCoordinates, alpha: float, options: BoxQPOptions, keep_factor: bool):
+    m0 = coords.offset(past, a)
+    res, factor = solve(coords.hessian(Q, alpha), coords.linear(Q, a, m0), lo, hi, init_state, options, keep_factor)
+    return coords.actions(res.z, m0), res, factor
+
+
 class DiffOGQP(torch.autograd.Function):
     @staticmethod
     def forward(ctx, Q, a, past, lo, hi, init_state, coords: DifferenceCoordinates, alpha: float, options: BoxQPOptions):
-        m0 = coords.offset(past, a)
-        P = coords.hessian(Q, alpha)
-        q = coords.linear(Q, a, m0)
-        res, (L, perm) = solve(P, q, lo, hi, init_state, options, keep_factor=any(ctx.needs_input_grad[:3]))
-        y = coords.actions(res.z, m0)
+        y, res, (L, perm) = _forward(Q, a, past, lo, hi, init_state, coords, alpha, options, any(ctx.needs_input_grad[:3]))
         ctx.coords = coords
         ctx.save_for_backward(Q, y, L, perm, res.state)
         ctx.mark_non_differentiable(res.state, res.iterations, res.fallback, res.converged, res.kkt_residual)
@@ -57,5 +59,8 @@ def solve_diffog_qp(
     options: BoxQPOptions,
 ) -> tuple[torch.Tensor, BoxQPResult]:
     """y* (B, T, D) and the solver's report (state in solver order)."""
+    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (Q, a, past))):
+        y, res, _ = _forward(Q, a, past, lo, hi, init_state, coords, alpha, options, keep_factor=False)  # inference
+        return y, res
     y, state, iters, fallback, converged, kkt = DiffOGQP.apply(Q, a, past, lo, hi, init_state, coords, alpha, options)
     return y, BoxQPResult(None, state, iters, fallback, converged, kkt)
