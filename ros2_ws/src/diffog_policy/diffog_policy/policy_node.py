@@ -19,6 +19,12 @@ goal (a ViperX with torque off falls under gravity); park them (sleep pose) befo
 """
 from __future__ import annotations
 
+import os
+
+# One OpenBLAS thread, set before numpy loads it: the batch-1 DiffOG solve factors ~200x200 matrices, where a
+# second thread competing with the sim and camera processes made refinement 3x slower (bench_policy_rate).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
