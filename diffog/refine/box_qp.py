@@ -28,11 +28,16 @@ from scipy.linalg import lapack
 
 @dataclasses.dataclass(frozen=True)
 class BoxQPOptions:
-    # None: 30 for a batch, 100 for one sample on the host, where an iteration costs ~0.1 ms and the fallback
-    # (an interior-point guess, ~15 full factorizations in torch) costs 10-15 ms at n = 210.
-    max_active_set_iter: int | None = None
+    max_active_set_iter: int | None = None  # None: 30 for a batch, 100 for one sample on the host (see below)
     max_newton_iter: int = 200
     rtol: float | None = None  # None: 1e-10 in float64, 1e-5 in float32
+
+    def active_set_iter(self, host: bool) -> int:
+        # On the host an iteration costs ~0.1 ms, and the fallback (an interior-point guess, ~15 full
+        # factorizations in torch) 10-15 ms at n = 210: a slow-but-converging sample is better left to run.
+        if self.max_active_set_iter is None:
+            return 100 if host else 30
+        return self.max_active_set_iter
 
 
 @dataclasses.dataclass
@@ -333,19 +338,20 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
     else:  # a warm start may name bounds this problem does not have: those entries start free
         state = torch.where(((init_state < 0) & torch.isinf(lo)) | ((init_state > 0) & torch.isinf(hi)), 0, init_state)
         state = state.to(torch.int8)
-    if B == 1 and not keep_factor:  # batch-1 inference: on the host, whatever the device (a GPU is launch-bound here)
-        host = [t[0].detach().cpu().numpy() for t in (P, q, lo, hi, state)]
-        z, st, it, ok, kkt = _active_set_host(*host, options.max_active_set_iter or 100, rtol)
-        z, st = (torch.from_numpy(x).to(q.device).unsqueeze(0) for x in (np.clip(z, host[2], host[3]), st))
-        if ok:
-            one = torch.ones(1, dtype=torch.bool, device=q.device)
+    on_host = B == 1 and not keep_factor  # batch-1 inference, whatever the device (a GPU only waits on launches)
+    if on_host:
+        arrays = [t[0].detach().cpu().numpy() for t in (P, q, lo, hi, state)]
+        z, st, it, ok, kkt = _active_set_host(*arrays, options.active_set_iter(host=True), rtol)
+        z, st = (torch.from_numpy(x).to(q.device).unsqueeze(0) for x in (np.clip(z, arrays[2], arrays[3]), st))
+        ok, kkt = torch.tensor([ok], device=q.device), torch.full((1,), kkt, dtype=q.dtype, device=q.device)
+        if bool(ok):
             iters = torch.full((1,), it, dtype=torch.int32, device=q.device)
-            return BoxQPResult(z, st, iters, ~one, one, torch.full((1,), kkt, dtype=q.dtype, device=q.device)), (None, None)
+            return BoxQPResult(z, st, iters, ~ok, ok, kkt), (None, None)
     out = _Outputs(B, n, q, keep_factor)
-    if B == 1 and not keep_factor:  # the host kernel cycled or reached its cap: the fallbacks below finish
-        out.write(None, None, z, st, it, torch.zeros(1, dtype=torch.bool, device=q.device), torch.full((1,), kkt, dtype=q.dtype, device=q.device), None)
+    if on_host:  # the host kernel cycled or reached its cap: the fallbacks below finish
+        out.write(None, None, z, st, it, ok, kkt, None)
     else:
-        _active_set(P, q, lo, hi, state, options.max_active_set_iter or 30, rtol, out)
+        _active_set(P, q, lo, hi, state, options.active_set_iter(host=False), rtol, out)
     fallback = ~out.done
     if bool(fallback.any()):
         # Cycled or capped: an interior-point guess of the active set, polished exactly; where that
