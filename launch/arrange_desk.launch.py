@@ -4,33 +4,11 @@
 Parameters: config/arrange_desk.yaml. Without ros2 launch: python -m diffog.deploy.graph_runner arrange_desk
 """
 import pathlib
+import sys
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
-
-HERE = pathlib.Path(__file__).resolve().parent
-PARAMS = str(HERE / "config" / "arrange_desk.yaml")
-VX300S = PathJoinSubstitution([FindPackageShare("interbotix_xsarm_control"), "config", "vx300s.yaml"])
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # ros2 launch loads this file by path
+from aloha_task import robot_launch  # noqa: E402
 
 
-def follower(side: str) -> Node:
-    modes = str(HERE / "config" / "interbotix" / f"follower_{side}_modes.yaml")
-    return Node(package="interbotix_xs_sdk", executable="xs_sdk", name="xs_sdk", namespace=f"follower_{side}",
-                parameters=[PARAMS, {"motor_configs": VX300S, "mode_configs": modes}])
-
-
-def generate_launch_description() -> LaunchDescription:
-    return LaunchDescription([
-        DeclareLaunchArgument("refiner", default_value="diffog", description="none | clip | penalty | diffog"),
-        DeclareLaunchArgument("checkpoint", default_value="checkpoints/arrange_desk_image_diffog.ckpt"),
-        follower("left"),
-        follower("right"),
-        *(Node(package="diffog_policy", executable="camera_node", name=cam, parameters=[PARAMS])
-          for cam in ("cam_high", "cam_left_wrist", "cam_right_wrist")),
-        Node(package="diffog_policy", executable="policy_node", name="policy",
-             parameters=[PARAMS, {"refiner": LaunchConfiguration("refiner"),
-                                  "checkpoint": LaunchConfiguration("checkpoint")}]),
-    ])
+def generate_launch_description():
+    return robot_launch("arrange_desk", cameras=("cam_high", "cam_left_wrist", "cam_right_wrist"))

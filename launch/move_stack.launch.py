@@ -4,33 +4,11 @@
 Parameters: config/move_stack.yaml. Without ros2 launch: python -m diffog.deploy.graph_runner move_stack
 """
 import pathlib
+import sys
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
-
-HERE = pathlib.Path(__file__).resolve().parent
-PARAMS = str(HERE / "config" / "move_stack.yaml")
-VX300S = PathJoinSubstitution([FindPackageShare("interbotix_xsarm_control"), "config", "vx300s.yaml"])
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # ros2 launch loads this file by path
+from aloha_task import robot_launch  # noqa: E402
 
 
-def follower(side: str) -> Node:
-    modes = str(HERE / "config" / "interbotix" / f"follower_{side}_modes.yaml")
-    return Node(package="interbotix_xs_sdk", executable="xs_sdk", name="xs_sdk", namespace=f"follower_{side}",
-                parameters=[PARAMS, {"motor_configs": VX300S, "mode_configs": modes}])
-
-
-def generate_launch_description() -> LaunchDescription:
-    return LaunchDescription([
-        DeclareLaunchArgument("refiner", default_value="diffog", description="none | clip | penalty | diffog"),
-        DeclareLaunchArgument("checkpoint", default_value="checkpoints/move_stack_image_diffog.ckpt"),
-        follower("left"),
-        follower("right"),
-        Node(package="diffog_policy", executable="camera_node", name="cam_high", parameters=[PARAMS]),
-        Node(package="diffog_policy", executable="camera_node", name="cam_left_wrist", parameters=[PARAMS]),
-        Node(package="diffog_policy", executable="policy_node", name="policy",
-             parameters=[PARAMS, {"refiner": LaunchConfiguration("refiner"),
-                                  "checkpoint": LaunchConfiguration("checkpoint")}]),
-    ])
+def generate_launch_description():
+    return robot_launch("move_stack", cameras=("cam_high", "cam_left_wrist"))

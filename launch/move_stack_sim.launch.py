@@ -7,29 +7,11 @@ Parameters: config/move_stack_sim.yaml.
 Without ros2 launch: python -m diffog.deploy.graph_runner move_stack_sim --arg NAME=VALUE ...
 """
 import pathlib
+import sys
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, Shutdown
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
-
-PARAMS = str(pathlib.Path(__file__).resolve().parent / "config" / "move_stack_sim.yaml")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # ros2 launch loads this file by path
+from aloha_task import sim_launch  # noqa: E402
 
 
-def generate_launch_description() -> LaunchDescription:
-    checkpoint = LaunchConfiguration("checkpoint")
-    return LaunchDescription([
-        DeclareLaunchArgument("refiner", default_value="diffog", description="none | clip | penalty | diffog"),
-        DeclareLaunchArgument("checkpoint", default_value="checkpoints/move_stack_image_diffog.ckpt"),
-        DeclareLaunchArgument("episodes", default_value="3", description="per refiner the episode runner compares"),
-        DeclareLaunchArgument("output", default_value="", description="the episode runner's JSON results"),
-        DeclareLaunchArgument("bag", default_value="", description="the MCAP bag to record"),
-        Node(package="aloha_bringup", executable="sim_node", name="aloha_sim", parameters=[PARAMS]),
-        Node(package="diffog_policy", executable="policy_node", name="policy",
-             parameters=[PARAMS, {"refiner": LaunchConfiguration("refiner"), "checkpoint": checkpoint}]),
-        Node(package="diffog_policy", executable="bag_recorder", name="bag_recorder",
-             parameters=[PARAMS, {"output": LaunchConfiguration("bag")}]),
-        Node(package="diffog_policy", executable="episode_runner", name="episode_runner", on_exit=Shutdown(),
-             parameters=[PARAMS, {"checkpoint": checkpoint, "episodes": LaunchConfiguration("episodes"),
-                                  "output": LaunchConfiguration("output")}]),
-    ])
+def generate_launch_description():
+    return sim_launch("move_stack")

@@ -32,6 +32,10 @@ class BoxQPOptions:
     max_newton_iter: int = 200
     rtol: float | None = None  # None: 1e-10 in float64, 1e-5 in float32
 
+    def __post_init__(self):
+        if self.max_active_set_iter is not None and self.max_active_set_iter < 1:
+            raise ValueError(f"max_active_set_iter must be >= 1 or None, got {self.max_active_set_iter}")
+
     def active_set_iter(self, host: bool) -> int:
         # On the host an iteration costs ~0.1 ms, and the fallback (an interior-point guess, ~15 full
         # factorizations in torch) 10-15 ms at n = 210: a slow-but-converging sample is better left to run.
@@ -230,7 +234,7 @@ def _active_set_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarra
             return z, state, it, converged, r.max() / g_scale
         seen.add(key)
         state = new
-    raise ValueError("max_active_set_iter must be >= 1")
+    raise AssertionError("unreachable: max_iter >= 1 (BoxQPOptions checks it)")
 
 
 def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_steps=20):
@@ -343,13 +347,13 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
         arrays = [t[0].detach().cpu().numpy() for t in (P, q, lo, hi, state)]
         z, st, it, ok, kkt = _active_set_host(*arrays, options.active_set_iter(host=True), rtol)
         z, st = (torch.from_numpy(x).to(q.device).unsqueeze(0) for x in (np.clip(z, arrays[2], arrays[3]), st))
-        ok, kkt = torch.tensor([ok], device=q.device), torch.full((1,), kkt, dtype=q.dtype, device=q.device)
-        if bool(ok):
+        done, kkt = torch.full((1,), ok, device=q.device), torch.full((1,), kkt, dtype=q.dtype, device=q.device)
+        if ok:
             iters = torch.full((1,), it, dtype=torch.int32, device=q.device)
-            return BoxQPResult(z, st, iters, ~ok, ok, kkt), (None, None)
+            return BoxQPResult(z, st, iters, ~done, done, kkt), (None, None)
     out = _Outputs(B, n, q, keep_factor)
     if on_host:  # the host kernel cycled or reached its cap: the fallbacks below finish
-        out.write(None, None, z, st, it, ok, kkt, None)
+        out.write(None, None, z, st, it, done, kkt, None)
     else:
         _active_set(P, q, lo, hi, state, options.active_set_iter(host=False), rtol, out)
     fallback = ~out.done

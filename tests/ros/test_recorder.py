@@ -7,8 +7,6 @@ import hashlib
 import os
 import pathlib
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -24,44 +22,11 @@ from diffog.deploy.rosbag_io import bag_topics  # noqa: E402
 from diffog.hardware import dynamixel_table as xt  # noqa: E402
 from diffog.hardware.gripper import GripperMapping  # noqa: E402
 from diffog.hardware.servo_bus_emulator import ServoBusEmulator  # noqa: E402
+from node_processes import spawn, stop, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 LEADERS = ("leader_left", "leader_right")
 WAIST = 0.3  # where the operator holds the left leader's waist during the recordings
-
-
-def spawn(log: pathlib.Path, *args) -> subprocess.Popen:
-    """A node process logging to a file (a full pipe would stall it)."""
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, text=True)
-    proc.log = log
-    return proc
-
-
-def output(proc) -> str:
-    return proc.log.read_text()[-4000:]
-
-
-def stop(proc) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return output(proc)
-
-
-def wait_for(predicate, what, procs, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        dead = {name: p for name, p in procs.items() if p.poll() is not None}
-        if dead or time.monotonic() > deadline:
-            logs = "\n".join(f"--- {name} ---\n{output(p)}" for name, p in procs.items())
-            what = what() if callable(what) else what
-            pytest.fail(f"{what}: {'exited: ' + ', '.join(dead) if dead else 'timed out'}\n{logs}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 start gesture, leaders torqued off, followers tracking, and the follower topics the recorder listens to."""
 import contextlib
 import copy
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,18 +15,10 @@ from diffog.config import load_robot_description  # noqa: E402
 from diffog.hardware import dynamixel_table as xt  # noqa: E402
 from diffog.hardware.gripper import GripperMapping  # noqa: E402
 from diffog.hardware.servo_bus_emulator import ServoBusEmulator  # noqa: E402
+from node_processes import spawn, stop, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 ARMS = ("leader_left", "leader_right", "follower_left", "follower_right")
-
-
-def wait_for(predicate, what, proc, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"{what}: {proc.communicate()[0]}")
-        time.sleep(0.02)
 
 
 def test_teleop_node_over_dynamixel_buses(tmp_path):
@@ -40,12 +30,11 @@ def test_teleop_node_over_dynamixel_buses(tmp_path):
         d["ports"] = {a: bus.port for a, bus in buses.items()}
         d["teleop"]["move_time_s"] = 0.2
         (tmp_path / "aloha.yaml").write_text(yaml.safe_dump(d))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "diffog_policy.teleop_node", "--ros-args", "-p", "leader_backend:=dynamixel",
-             "-p", "follower_backend:=dynamixel", "-p", f"robot_description:={tmp_path / 'aloha.yaml'}",
-             "-p", "dynamixel_retries:=10"],  # the emulator answers from this process, on two busy cores
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        stack.callback(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        procs = {"teleop node": spawn(
+            tmp_path / "teleop.log", "-m", "diffog_policy.teleop_node", "--ros-args", "-p", "leader_backend:=dynamixel",
+            "-p", "follower_backend:=dynamixel", "-p", f"robot_description:={tmp_path / 'aloha.yaml'}",
+            "-p", "dynamixel_retries:=10")}  # the emulator answers from this process, on two busy cores
+        stack.callback(stop, procs["teleop node"])
 
         def reg(arm, joint, address, size=1):
             return buses[arm].servo(ids[joint]).int_at(address, size)
@@ -57,7 +46,7 @@ def test_teleop_node_over_dynamixel_buses(tmp_path):
         def at_start_pose():  # the last step of the move, then the leader grippers torqued off
             elbow = xt.ticks_to_radians(reg("leader_right", "elbow", xt.GOAL_POSITION, 4))
             return abs(elbow - d["start_pose"][2]) < 2e-3 and reg("leader_right", "gripper", xt.TORQUE_ENABLE) == 0
-        wait_for(at_start_pose, "never reached the start pose", proc)
+        wait_for(at_start_pose, "never reached the start pose", procs)
         for arm in ARMS:
             assert xt.ticks_to_radians(reg(arm, "elbow", xt.GOAL_POSITION, 4)) == pytest.approx(
                 d["start_pose"][2], abs=2e-3)
@@ -77,18 +66,18 @@ def test_teleop_node_over_dynamixel_buses(tmp_path):
             for arm in ("leader_left", "leader_right"):  # the operator squeezes both leader grippers
                 hand(arm, "gripper", -0.5)
             wait_for(lambda: all(s.table[xt.TORQUE_ENABLE] == 0 for a in ("leader_left", "leader_right")
-                                 for s in buses[a].servos.values()), "leaders never torqued off", proc)
+                                 for s in buses[a].servos.values()), "leaders never torqued off", procs)
             hand("leader_left", "waist", 0.4)
             hand("leader_left", "gripper", g.leader.joint_open)
             wait_for(lambda: abs(xt.ticks_to_radians(reg("follower_left", "waist", xt.GOAL_POSITION, 4)) - 0.4) < 2e-3,
-                     "follower never followed", proc)
+                     "follower never followed", procs)
             assert xt.ticks_to_radians(reg("follower_left", "gripper", xt.GOAL_POSITION, 4)) == pytest.approx(
                 g.follower.joint_open, abs=2e-3)
             assert xt.ticks_to_radians(reg("follower_right", "waist", xt.GOAL_POSITION, 4)) == pytest.approx(0, abs=2e-3)
             def tracking_heard():  # the node mirrors the follower's state and the 0.4 rad waist command on topics
                 executor.spin_once(timeout_sec=0.1)
                 return heard["states"] and any(abs(c.cmd[0] - 0.4) < 2e-3 for c in heard["commands"])
-            wait_for(tracking_heard, "follower topics never carried the tracking", proc)
+            wait_for(tracking_heard, "follower topics never carried the tracking", procs)
             assert heard["states"][-1].name[:7] == ["waist", "shoulder", "elbow", "forearm_roll", "wrist_angle",
                                                    "wrist_rotate", "gripper"]
         finally:

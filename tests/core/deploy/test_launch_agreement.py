@@ -61,6 +61,8 @@ def shim_modules():
 def declared(launch_file, monkeypatch):
     for name, module in shim_modules().items():
         monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, "aloha_task", raising=False)  # the shared module, imported afresh on the shims
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the launch file prepends launch/
     spec = importlib.util.spec_from_file_location(f"launch_file_{launch_file.stem.replace('.', '_')}", launch_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

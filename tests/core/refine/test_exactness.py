@@ -230,6 +230,8 @@ def test_batch_one_inference_warm_started_or_capped_stays_exact():
     capped = make_layer(solver_options=BoxQPOptions(max_active_set_iter=1))
     check(capped, Q, a, a[:, 0])  # the host kernel gives up after one iteration: the fallbacks finish exactly
     assert bool(capped.last_stats.fallback.all())
+    with pytest.raises(ValueError, match="max_active_set_iter"):
+        BoxQPOptions(max_active_set_iter=0)
 
 
 def test_batch_one_inference_rejects_a_q_that_is_not_positive_definite():
