@@ -38,6 +38,9 @@ fi
 say "installing the core package 'diffog' (editable, never imports ROS)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 
+say "compiling the refinement layer's host kernels (numba, cached on disk; a few seconds the first time)"
+OPENBLAS_NUM_THREADS=1 "$VENV/bin/python" -c "from diffog.refine.host_kernels import warm_up; warm_up()"
+
 say "repairing the ROS wheels' CMake files (they name the wheel builder's prefix /opt/python/cp311-cp311)"
 "$VENV/bin/python" "$ROOT/scripts/fix_ros_wheel_prefix.py" "$VENV"
 

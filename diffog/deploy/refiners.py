@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from diffog.data.normalizer import MinMaxNormalizer
-from diffog.refine import DiffOGLayer, clip_chunk, penalty_refine
+from diffog.refine import DiffOGLayer, clip_chunk, host_kernels, penalty_refine
 from diffog.refine.qpth_reference import single_thread
 
 REFINERS = ("none", "clip", "penalty", "diffog")
@@ -25,6 +25,8 @@ class ChunkRefiner:
             raise ValueError("refiner 'diffog' needs a checkpoint trained with the DiffOG layer (mode dataset or "
                              "refine); this one is a base policy")
         self.name, self.normalizer, self.layer = name, normalizer, layer
+        if name == "diffog":
+            host_kernels.warm_up()  # batch-1 refinement runs compiled kernels: loaded now, not on the first tick
         self.dims = list(continuous_dims)
         self.lower, self.upper = lower.double(), upper.double()
 

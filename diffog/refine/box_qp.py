@@ -10,9 +10,9 @@ where that fails, Bertsekas' projected Newton method (Armijo search along the pr
 convergent) and another polish. A sample that still fails keeps its feasible projected-Newton iterate,
 is flagged (converged=False) and a RuntimeWarning is raised: never silently. `adjoint` gives the
 backward pass: implicit differentiation of the KKT system on the final active set, reusing the last
-Cholesky factor. Batch-1 inference (no factor kept) runs the same iteration for its one sample in NumPy +
-LAPACK on the host, also for CUDA tensors: there torch's per-op cost exceeds the arithmetic, and a GPU only
-waits on kernel launches.
+Cholesky factor. Batch-1 inference (no factor kept) runs the same iteration for its one sample compiled on
+the host (host_kernels), also for CUDA tensors: there torch's per-op cost exceeds the arithmetic, and a GPU
+only waits on kernel launches.
 Active-set state per entry: -1 at its lower bound, +1 at its upper bound, 0 free.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ import warnings
 
 import numpy as np
 import torch
-from scipy.linalg import lapack
+
+from . import host_kernels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +53,7 @@ class BoxQPResult:
     fallback: torch.Tensor  # (B,) bool: needed the globally convergent solve
     converged: torch.Tensor  # (B,) bool: KKT conditions hold to tolerance
     kkt_residual: torch.Tensor  # (B,) largest stationarity / multiplier-sign residual, relative to 1 + |q|
+    max_violation: torch.Tensor | None = None  # (B,) of the returned actions' steps, where the solver checked them
 
 
 def _matvec(P: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -199,44 +201,6 @@ def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) ->
         raise ValueError(_NOT_SPD)
 
 
-def _active_set_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray, state: np.ndarray, max_iter: int, rtol: float):
-    """_active_set's iteration for one sample in NumPy + LAPACK (batch-1 inference, no factor kept).
-
-    Here the arithmetic is small: torch's per-op dispatch and its Cholesky's setup (116 us against LAPACK
-    dpotrf's 40 us at n = 120) cost more than the work, so one sample runs 3-6x faster on the host.
-    Returns z, the final state, iterations, converged (False: cycled or capped) and the KKT residual.
-    """
-    potrf, potrs = lapack.get_lapack_funcs(("potrf", "potrs"), (P,))
-    lo_v, hi_v = np.where(np.isfinite(lo), lo, 0), np.where(np.isfinite(hi), hi, 0)
-    tol_z = rtol * (1 + np.abs(lo_v) + np.abs(hi_v))
-    g_scale = 1 + np.abs(q).max()
-    tol_g = rtol * (g_scale + np.abs(np.diagonal(P)))
-    enter_lo, enter_hi = lo - tol_z, hi + tol_z
-    seen = {state.tobytes()}
-    for it in range(1, max_iter + 1):
-        fixed, at_lo = state != 0, state < 0
-        z = np.where(at_lo, lo_v, hi_v) * fixed
-        free = np.flatnonzero(~fixed)
-        if free.size:
-            K, rhs = (P, q) if free.size == len(q) else (P.take(free, 0).take(free, 1), (q - P @ z)[free])
-            c, info = potrf(K, lower=1, clean=0)
-            if info:
-                raise ValueError(_NOT_SPD)
-            z[free] = potrs(c, rhs, lower=1)[0]
-        g = P @ z - q
-        release = np.where(at_lo, g < -tol_g, g > tol_g)
-        entering = (z > enter_hi).astype(np.int8) - (z < enter_lo).astype(np.int8)
-        new = np.where(fixed, np.where(release, 0, state), entering).astype(np.int8)
-        converged = bool((new == state).all())
-        key = new.tobytes()
-        if converged or key in seen or it == max_iter:
-            r = np.where(at_lo, np.maximum(-g, 0), np.where(state > 0, np.maximum(g, 0), np.abs(g)))
-            return z, state, it, converged, r.max() / g_scale
-        seen.add(key)
-        state = new
-    raise AssertionError("unreachable: max_iter >= 1 (BoxQPOptions checks it)")
-
-
 def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_steps=20):
     """Bertsekas (1982) projected Newton for box QPs (globally convergent); returns the iterate and iterations."""
     tol_z, _, _ = _tolerances(P, q, _finite(lo), _finite(hi), rtol)
@@ -333,33 +297,56 @@ def _interior_point(P, q, lo, hi, max_iter, tol):
     return z, guess.to(torch.int8), iters
 
 
+def _rtol(options: BoxQPOptions, dtype: torch.dtype) -> float:
+    return options.rtol if options.rtol is not None else (1e-10 if dtype == torch.float64 else 1e-5)
+
+
+def _initial_state(init_state, lo, hi, B, n, device) -> torch.Tensor:
+    if init_state is None:
+        return torch.zeros(B, n, dtype=torch.int8, device=device)
+    # A warm start may name bounds this problem does not have: those entries start free.
+    state = torch.where(((init_state < 0) & torch.isinf(lo)) | ((init_state > 0) & torch.isinf(hi)), 0, init_state)
+    return state.to(torch.int8)
+
+
 def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
     """Forward solve (no autograd). Returns a BoxQPResult and, with keep_factor, the final factor and permutation."""
-    rtol = options.rtol if options.rtol is not None else (1e-10 if P.dtype == torch.float64 else 1e-5)
     B, n = q.shape
-    if init_state is None:
-        state = torch.zeros(B, n, dtype=torch.int8, device=q.device)
-    else:  # a warm start may name bounds this problem does not have: those entries start free
-        state = torch.where(((init_state < 0) & torch.isinf(lo)) | ((init_state > 0) & torch.isinf(hi)), 0, init_state)
-        state = state.to(torch.int8)
-    on_host = B == 1 and not keep_factor  # batch-1 inference, whatever the device (a GPU only waits on launches)
-    if on_host:
-        arrays = [t[0].detach().cpu().numpy() for t in (P, q, lo, hi, state)]
-        z, st, it, ok, kkt = _active_set_host(*arrays, options.active_set_iter(host=True), rtol)
-        z, st = (torch.from_numpy(x).to(q.device).unsqueeze(0) for x in (np.clip(z, arrays[2], arrays[3]), st))
-        done, kkt = torch.full((1,), ok, device=q.device), torch.full((1,), kkt, dtype=q.dtype, device=q.device)
-        if ok:
-            iters = torch.full((1,), it, dtype=torch.int32, device=q.device)
-            return BoxQPResult(z, st, iters, ~done, done, kkt), (None, None)
+    state = _initial_state(init_state, lo, hi, B, n, q.device)
     out = _Outputs(B, n, q, keep_factor)
-    if on_host:  # the host kernel cycled or reached its cap: the fallbacks below finish
-        out.write(None, None, z, st, it, done, kkt, None)
-    else:
-        _active_set(P, q, lo, hi, state, options.active_set_iter(host=False), rtol, out)
+    _active_set(P, q, lo, hi, state, options.active_set_iter(host=False), _rtol(options, P.dtype), out)
+    return _finish(P, q, lo, hi, out, options, _rtol(options, P.dtype)), (out.L, out.perm) if keep_factor else (None, None)
+
+
+def solve_one_on_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray, init_state, options: BoxQPOptions, dtype: torch.dtype):
+    """Batch-1 inference: one float64 problem (host arrays, as host_kernels builds them) by the compiled
+    active-set kernel; the torch fallbacks finish it, on the host, if it cycles or reaches its cap.
+    rtol follows `dtype`, the precision asked for. Returns z (n,) and a CPU BoxQPResult."""
+    rtol = _rtol(options, dtype)
+    if init_state is None:
+        state = np.zeros(len(q), np.int8)
+    else:  # as _initial_state: bounds this problem does not have start free
+        state = init_state[0].cpu().numpy().astype(np.int8)
+        state[((state < 0) & np.isinf(lo)) | ((state > 0) & np.isinf(hi))] = 0
+    z, st, it, status, kkt = host_kernels.active_set(P, q, lo, hi, state, options.active_set_iter(host=True), rtol)
+    if status == host_kernels.NOT_SPD:
+        raise ValueError(_NOT_SPD)
+    if status == host_kernels.CONVERGED:
+        no, yes = torch.tensor([[False], [True]])
+        return z, BoxQPResult(None, torch.from_numpy(st).unsqueeze(0), torch.tensor([it], dtype=torch.int32), no, yes, torch.tensor([kkt]))
+    host = [torch.from_numpy(x).unsqueeze(0) for x in (P, q, lo, hi, z, st)]  # cycled or capped
+    out = _Outputs(1, len(q), host[1], keep_factor=False)
+    out.write(None, None, host[4], host[5], it, torch.zeros(1, dtype=torch.bool), torch.full((1,), kkt, dtype=torch.float64), None)
+    res = _finish(*host[:4], out, options, rtol)
+    return res.z[0].numpy(), dataclasses.replace(res, z=None)
+
+
+def _finish(P, q, lo, hi, out: _Outputs, options: BoxQPOptions, rtol: float) -> BoxQPResult:
+    """Samples the active-set iteration left unconverged (cycled or capped) get an interior-point guess of the
+    active set, polished exactly; where that still fails, projected Newton (globally convergent) and a last polish."""
+    B = q.shape[0]
     fallback = ~out.done
     if bool(fallback.any()):
-        # Cycled or capped: an interior-point guess of the active set, polished exactly; where that
-        # still fails, projected Newton (globally convergent) and a last polish.
         left = fallback.nonzero().squeeze(-1)
         Pf, qf, lf, hf = P[left], q[left], lo[left], hi[left]
         before = out.iters[left]
@@ -381,12 +368,11 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
                     f"DiffOG box QP: {int(still.sum())} of {B} samples did not converge; returning their feasible "
                     "projected-Newton iterate (see last_stats.converged)",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
         out.iters[left] += before + ip_iters
     z = torch.minimum(torch.maximum(out.z, lo), hi)
-    result = BoxQPResult(z, out.state, out.iters, fallback, out.done, out.kkt)
-    return result, (out.L, out.perm) if keep_factor else (None, None)
+    return BoxQPResult(z, out.state, out.iters, fallback, out.done, out.kkt)
 
 
 def adjoint(L: torch.Tensor, perm: torch.Tensor | None, state: torch.Tensor, grad_z: torch.Tensor) -> torch.Tensor:

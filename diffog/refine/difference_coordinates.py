@@ -13,7 +13,10 @@ on the bracket, which is one flip and two forward cumulative sums over Q: O(n^2)
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from . import host_kernels
 
 
 class DifferenceCoordinates:
@@ -42,6 +45,13 @@ class DifferenceCoordinates:
         if alpha:
             P.diagonal(dim1=-2, dim2=-1).add_(self._smoothing_diagonal(2.0 * alpha, P.dtype, P.device))
         return P
+
+    def host_qp(self, Q: torch.Tensor, a: torch.Tensor, m0: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """hessian() and linear() of one sample (batch 1) as float64 NumPy arrays, built by the compiled host
+        kernel; m0 (D,) is offset()'s row (zeros without a past action)."""
+        host = [np.ascontiguousarray(t[0].detach().cpu().double().numpy()) for t in (Q, a)]
+        diag = self._smoothing_diagonal(2.0 * alpha, torch.float64, torch.device("cpu")).numpy()
+        return host_kernels.solver_qp(*host, m0, diag)
 
     def _smoothing_diagonal(self, weight: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """weight on the bounded steps (k >= 1, continuous dims), solver order; cached."""

@@ -9,9 +9,11 @@ O(n^2) intermediate of the forward is kept or differentiated.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from .box_qp import BoxQPOptions, BoxQPResult, adjoint, solve
+from . import host_kernels
+from .box_qp import BoxQPOptions, BoxQPResult, adjoint, solve, solve_one_on_host
 from .difference_coordinates import DifferenceCoordinates
 
 
@@ -19,6 +21,19 @@ def _forward(Q, a, past, lo, hi, init_state, coords: DifferenceCoordinates, alph
     m0 = coords.offset(past, a)
     res, factor = solve(coords.hessian(Q, alpha), coords.linear(Q, a, m0), lo, hi, init_state, options, keep_factor)
     return coords.actions(res.z, m0), res, factor
+
+
+def _forward_on_host(Q, a, past, lo, hi, init_state, coords: DifferenceCoordinates, alpha: float, options: BoxQPOptions):
+    """Batch-1 inference: built, solved and mapped back by the compiled host kernels (whatever the device: a
+    GPU would only wait on kernel launches), in float64; results return to a's device and dtype."""
+    m0 = np.zeros(coords.D) if past is None else coords.offset(past, a)[0, 0].detach().cpu().double().numpy()
+    lo_h, hi_h = (b[0].detach().cpu().double().numpy() for b in (lo, hi))
+    P, q = coords.host_qp(Q, a, m0, alpha)
+    z, res = solve_one_on_host(P, q, lo_h, hi_h, init_state, options, a.dtype)
+    y, violation = host_kernels.actions_and_violation(z, m0, lo_h, hi_h, coords.T, coords.D)
+    fields = {k: v.to(a.device, a.dtype) if v.is_floating_point() else v.to(a.device) for k, v in vars(res).items() if v is not None}
+    res = BoxQPResult(**fields, z=None, max_violation=torch.tensor([max(violation, 0.0)], dtype=a.dtype, device=a.device))
+    return torch.from_numpy(y).to(a.device, a.dtype).unsqueeze(0), res
 
 
 class DiffOGQP(torch.autograd.Function):
@@ -59,8 +74,10 @@ def solve_diffog_qp(
     options: BoxQPOptions,
 ) -> tuple[torch.Tensor, BoxQPResult]:
     """y* (B, T, D) and the solver's report (state in solver order)."""
-    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (Q, a, past))):
-        y, res, _ = _forward(Q, a, past, lo, hi, init_state, coords, alpha, options, keep_factor=False)  # inference
+    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (Q, a, past))):  # inference
+        if a.shape[0] == 1:
+            return _forward_on_host(Q, a, past, lo, hi, init_state, coords, alpha, options)
+        y, res, _ = _forward(Q, a, past, lo, hi, init_state, coords, alpha, options, keep_factor=False)
         return y, res
     y, state, iters, fallback, converged, kkt = DiffOGQP.apply(Q, a, past, lo, hi, init_state, coords, alpha, options)
     return y, BoxQPResult(None, state, iters, fallback, converged, kkt)

@@ -145,16 +145,16 @@ class DiffOGLayer(nn.Module):
         Q, a_s = Q.to(dtype), a.to(dtype)
         past = None if past is None else past.to(dtype)
         lo, hi = self._box(coords, B, dtype, past is not None, past_bound)
-        m0 = coords.offset(past, a_s)
         if self.solver == "active_set":
             init = None if init_state is None else coords.to_solver(init_state)
             y, res = solve_diffog_qp(Q, a_s, past, lo, hi, init, coords, self.alpha, self.solver_options)
             self._last_state = coords.from_solver(res.state)
         else:
+            m0 = coords.offset(past, a_s)
             y = self._solve_qpth(Q, a_s, coords.from_solver(lo), coords.from_solver(hi), m0)
             res = self._certify(Q.detach(), a_s.detach(), y.detach(), m0, lo, hi, coords)
             self._last_state = None
-        self.last_stats = self._stats(res, coords.steps(y.detach(), m0), lo, hi)
+        self.last_stats = self._stats(res, lambda: coords.steps(y.detach(), coords.offset(past, a_s)), lo, hi)
         return y.to(a.dtype)
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -223,9 +223,13 @@ class DiffOGLayer(nn.Module):
         iters = torch.full((y.shape[0],), self.qpth_max_iter, dtype=torch.int32, device=y.device)
         return BoxQPResult(z, state, iters, torch.zeros_like(kkt, dtype=torch.bool), kkt <= 1e-6, kkt)
 
-    def _stats(self, res: BoxQPResult, z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> RefinementStats:
-        """z: the steps of the returned actions (solver order), checked against the bounds independently."""
-        violation = torch.maximum((lo - z).clamp(min=0), (z - hi).clamp(min=0)).amax(-1)
+    def _stats(self, res: BoxQPResult, steps, lo: torch.Tensor, hi: torch.Tensor) -> RefinementStats:
+        """steps(): the steps of the returned actions (solver order), checked against the bounds independently
+        (unless the host kernels did, from the actions they returned)."""
+        violation = res.max_violation
+        if violation is None:
+            z = steps()
+            violation = torch.maximum((lo - z).clamp(min=0), (z - hi).clamp(min=0)).amax(-1)
         return RefinementStats(
             backend=self.solver,
             iterations=res.iterations,
