@@ -29,7 +29,7 @@ from . import host_kernels
 
 @dataclasses.dataclass(frozen=True)
 class BoxQPOptions:
-    max_active_set_iter: int | None = None  # None: 30 for a batch, 100 for one sample on the host (see below)
+    max_active_set_iter: int | None = None  # None: 30 for a batch, 25 for one sample on the host (see below)
     max_newton_iter: int = 200
     rtol: float | None = None  # None: 1e-10 in float64, 1e-5 in float32
 
@@ -38,10 +38,10 @@ class BoxQPOptions:
             raise ValueError(f"max_active_set_iter must be >= 1 or None, got {self.max_active_set_iter}")
 
     def active_set_iter(self, host: bool) -> int:
-        # On the host an iteration costs ~0.1 ms, and the fallback (an interior-point guess, ~15 full
-        # factorizations in torch) 10-15 ms at n = 210: a slow-but-converging sample is better left to run.
+        # On the host an iteration costs ~0.05 ms and the compiled interior-point guess ~2 ms (n = 210); 25
+        # covers 96% of the samples that converge with a trained Q (median 9 iterations).
         if self.max_active_set_iter is None:
-            return 100 if host else 30
+            return 25 if host else 30
         return self.max_active_set_iter
 
 
@@ -320,7 +320,8 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
 
 def solve_one_on_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray, init_state, options: BoxQPOptions, dtype: torch.dtype):
     """Batch-1 inference: one float64 problem (host arrays, as host_kernels builds them) by the compiled
-    active-set kernel; the torch fallbacks finish it, on the host, if it cycles or reaches its cap.
+    kernels (active set, then an interior-point guess polished); the torch fallbacks finish it, on the
+    host, in the rare case that still fails.
     rtol follows `dtype`, the precision asked for. Returns z (n,) and a CPU BoxQPResult."""
     rtol = _rtol(options, dtype)
     if init_state is None:
@@ -328,12 +329,12 @@ def solve_one_on_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarr
     else:  # as _initial_state: bounds this problem does not have start free
         state = init_state[0].cpu().numpy().astype(np.int8)
         state[((state < 0) & np.isinf(lo)) | ((state > 0) & np.isinf(hi))] = 0
-    z, st, it, status, kkt = host_kernels.active_set(P, q, lo, hi, state, options.active_set_iter(host=True), rtol)
+    z, st, it, status, kkt = host_kernels.solve(P, q, lo, hi, state, options.active_set_iter(host=True), rtol, options.max_newton_iter)
     if status == host_kernels.NOT_SPD:
         raise ValueError(_NOT_SPD)
-    if status == host_kernels.CONVERGED:
-        no, yes = torch.tensor([[False], [True]])
-        return z, BoxQPResult(None, torch.from_numpy(st).unsqueeze(0), torch.tensor([it], dtype=torch.int32), no, yes, torch.tensor([kkt]))
+    if status in (host_kernels.CONVERGED, host_kernels.POLISHED):
+        fallback, converged = torch.tensor([[status == host_kernels.POLISHED], [True]])
+        return z, BoxQPResult(None, torch.from_numpy(st).unsqueeze(0), torch.tensor([it], dtype=torch.int32), fallback, converged, torch.tensor([kkt]))
     host = [torch.from_numpy(x).unsqueeze(0) for x in (P, q, lo, hi, z, st)]  # cycled or capped
     out = _Outputs(1, len(q), host[1], keep_factor=False)
     out.write(None, None, host[4], host[5], it, torch.zeros(1, dtype=torch.bool), torch.full((1,), kkt, dtype=torch.float64), None)

@@ -21,6 +21,7 @@ _KIND_D, _UPLO_L = ord("d"), ord("L")
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 CONVERGED, NOT_CONVERGED, NOT_SPD = 1, 0, -1
+POLISHED = 2  # converged from the interior-point guess (box_qp's first fallback), after the iteration failed
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -78,14 +79,15 @@ def _back_substitute(U, b):
 
 
 @njit(cache=True, fastmath=_FAST)
-def active_set(P, q, lo, hi, state, max_iter, rtol):
-    """box_qp's primal-dual active-set iteration for one sample.
+def solve(P, q, lo, hi, state, max_iter, rtol, max_ip_iter):
+    """box_qp's solve for one sample: the primal-dual active-set iteration, and where it cycles or reaches
+    max_iter, an interior-point guess of the active set polished exactly by a few more (box_qp's first fallback).
 
     Entries without bounds (grippers; the first step without a past action) are eliminated first, by their
     Schur complement: every later factorization is smaller by their count (32 of 224 for two arms), which
     costs one small Cholesky and one product. Returns z (clipped to the bounds), the state of the last solve,
-    iterations, status (CONVERGED, NOT_CONVERGED: cycled or capped, NOT_SPD) and the KKT residual
-    relative to 1 + |q|, of the whole problem.
+    iterations (both methods), status (CONVERGED, POLISHED, NOT_CONVERGED, NOT_SPD; the caller's fallbacks
+    finish an unconverged one) and the KKT residual relative to 1 + |q|, of the whole problem.
     """
     n = q.size
     g_scale = 1.0 + np.abs(q).max()
@@ -115,7 +117,15 @@ def active_set(P, q, lo, hi, state, max_iter, rtol):
         qb = q[b] - Y.T @ yq
     else:
         S, qb = P, q
-    zb, sb, it, status = _active_set(S, qb, lo[b], hi[b], state[b], max_iter, tol_g, rtol)
+    lo_b, hi_b = lo[b], hi[b]
+    zb, sb, it, status = _active_set(S, qb, lo_b, hi_b, state[b], max_iter, tol_g, rtol)
+    if status == NOT_CONVERGED and max_ip_iter:
+        guess, ip_it, ok = _interior_point_guess(S, qb, lo_b, hi_b, max_ip_iter, 1e-3 * rtol ** 0.5)
+        if not ok:
+            return np.zeros(n), state, it + ip_it, NOT_SPD, np.inf
+        zb, sb, polish_it, status = _active_set(S, qb, lo_b, hi_b, guess, 3, tol_g, rtol)
+        it += ip_it + polish_it
+        status = POLISHED if status == CONVERGED else status
     z, state = np.zeros(n), state.copy()
     if status == NOT_SPD:
         return z, state, it, status, np.inf
@@ -239,6 +249,105 @@ def warm_up() -> None:
     """Compile every kernel, or load it from numba's on-disk cache (make setup fills it), so that a
     controller's first tick does not wait for the compiler; same argument types as the layer's calls."""
     lo, hi = np.array([-np.inf, -0.1]), np.array([np.inf, 0.1])
-    active_set(2.0 * np.eye(2), np.ones(2), lo, hi, np.zeros(2, np.int8), 5, 1e-10)
+    solve(2.0 * np.eye(2), np.ones(2), lo, hi, np.zeros(2, np.int8), 5, 1e-10, 50)
     solver_qp(np.eye(2), np.zeros((2, 1)), np.zeros(1), np.zeros(2))
     actions_and_violation(np.zeros(2), np.zeros(1), lo, hi, 2, 1)
+
+
+@njit(cache=True, fastmath=_FAST)
+def _max_step(v, dv):
+    step = 1.0
+    for i in range(v.size):
+        if dv[i] < 0.0:
+            step = min(step, -v[i] / dv[i])
+    return step
+
+
+@njit(cache=True, fastmath=_FAST)
+def _interior_point_guess(P, q, lo, hi, max_iter, tol):
+    """box_qp._interior_point for one sample, compiled (its iteration count hardly depends on conditioning,
+    about 12-20 here): returns the active-set guess (bounds whose multiplier exceeds their slack), iterations
+    and False where a factorization failed. It stops at a looser tolerance than box_qp's: the guess is
+    polished exactly afterwards. One-sided or no bounds take slack 1 and multiplier 0 on the missing side."""
+    n = q.size
+    has_lo, has_hi = np.isfinite(lo), np.isfinite(hi)
+    z, s_lo, s_hi, l_lo, l_hi = np.zeros(n), np.ones(n), np.ones(n), np.zeros(n), np.zeros(n)
+    for i in range(n):
+        if has_lo[i] and has_hi[i]:
+            z[i] = 0.5 * (lo[i] + hi[i])
+        elif has_lo[i]:
+            z[i] = lo[i] + 1.0
+        elif has_hi[i]:
+            z[i] = hi[i] - 1.0
+        if has_lo[i]:
+            s_lo[i], l_lo[i] = z[i] - lo[i], 1.0
+        if has_hi[i]:
+            s_hi[i], l_hi[i] = hi[i] - z[i], 1.0
+    m = max(has_lo.sum() + has_hi.sum(), 1)
+    scale = 1.0 + np.abs(q).max()
+    K, r_d, r_lo, r_hi = np.empty((n, n)), np.empty(n), np.zeros(n), np.zeros(n)
+    dz, ds_lo, ds_hi, dl_lo, dl_hi = np.empty(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    c_lo, c_hi = np.empty(n), np.empty(n)
+    it = 0
+    while it < max_iter:
+        r_d[:] = P @ z - q - l_lo + l_hi
+        mu = 0.0
+        for i in range(n):
+            if has_lo[i]:
+                r_lo[i] = z[i] - lo[i] - s_lo[i]
+                mu += s_lo[i] * l_lo[i]
+            if has_hi[i]:
+                r_hi[i] = hi[i] - z[i] - s_hi[i]
+                mu += s_hi[i] * l_hi[i]
+        mu /= m
+        if np.abs(r_d).max() <= tol * scale and mu <= tol * scale:
+            break
+        it += 1
+        K[:] = P
+        for i in range(n):
+            K[i, i] += (l_lo[i] / s_lo[i] if has_lo[i] else 0.0) + (l_hi[i] / s_hi[i] if has_hi[i] else 0.0)
+        if _dpotrf(_KIND_D, _UPLO_L, n, K.ctypes, n) != 0:
+            return np.zeros(n, np.int8), it, False
+        sigma_mu = 0.0
+        for corrector in range(2):  # affine predictor, then Mehrotra's corrector
+            for i in range(n):
+                c_lo[i] = s_lo[i] * l_lo[i] + (ds_lo[i] * dl_lo[i] - sigma_mu if corrector else 0.0)
+                c_hi[i] = s_hi[i] * l_hi[i] + (ds_hi[i] * dl_hi[i] - sigma_mu if corrector else 0.0)
+                dz[i] = -r_d[i]
+                if has_lo[i]:
+                    dz[i] += (-c_lo[i] - l_lo[i] * r_lo[i]) / s_lo[i]
+                if has_hi[i]:
+                    dz[i] -= (-c_hi[i] - l_hi[i] * r_hi[i]) / s_hi[i]
+            _forward_substitute(K, dz)
+            _back_substitute(K, dz)
+            for i in range(n):
+                if has_lo[i]:
+                    ds_lo[i] = dz[i] + r_lo[i]
+                    dl_lo[i] = (-c_lo[i] - l_lo[i] * ds_lo[i]) / s_lo[i]
+                if has_hi[i]:
+                    ds_hi[i] = r_hi[i] - dz[i]
+                    dl_hi[i] = (-c_hi[i] - l_hi[i] * ds_hi[i]) / s_hi[i]
+            a_p = min(_max_step(s_lo, ds_lo), _max_step(s_hi, ds_hi))
+            a_d = min(_max_step(l_lo, dl_lo), _max_step(l_hi, dl_hi))
+            if not corrector:
+                mu_aff = 0.0
+                for i in range(n):
+                    mu_aff += (s_lo[i] + a_p * ds_lo[i]) * (l_lo[i] + a_d * dl_lo[i]) * has_lo[i]
+                    mu_aff += (s_hi[i] + a_p * ds_hi[i]) * (l_hi[i] + a_d * dl_hi[i]) * has_hi[i]
+                sigma_mu = (mu_aff / m / mu) ** 3 * mu
+        a_p, a_d = 0.99 * a_p, 0.99 * a_d
+        for i in range(n):
+            z[i] += a_p * dz[i]
+            if has_lo[i]:
+                s_lo[i] += a_p * ds_lo[i]
+                l_lo[i] += a_d * dl_lo[i]
+            if has_hi[i]:
+                s_hi[i] += a_p * ds_hi[i]
+                l_hi[i] += a_d * dl_hi[i]
+    guess = np.zeros(n, np.int8)
+    for i in range(n):
+        if has_lo[i] and l_lo[i] > s_lo[i]:
+            guess[i] = -1
+        elif has_hi[i] and l_hi[i] > s_hi[i]:
+            guess[i] = 1
+    return guess, it, True

@@ -60,8 +60,8 @@ def test_active_set_kernel_matches_the_batched_torch_solver(with_past):
     batched, _ = box_qp.solve(P, q, lo, hi, None, box_qp.BoxQPOptions(), keep_factor=False)
     assert bool(batched.converged.all())
     for b in range(B):
-        z, st, it, status, kkt = host_kernels.active_set(P[b].numpy(), q[b].numpy(), lo[b].numpy(), hi[b].numpy(),
-                                                         np.zeros(n, np.int8), 100, 1e-10)
+        z, st, it, status, kkt = host_kernels.solve(P[b].numpy(), q[b].numpy(), lo[b].numpy(), hi[b].numpy(),
+                                                    np.zeros(n, np.int8), 100, 1e-10, 0)
         assert status == host_kernels.CONVERGED and kkt < 1e-9
         np.testing.assert_array_equal(st, batched.state[b].numpy())
         np.testing.assert_allclose(z, batched.z[b].numpy(), rtol=0, atol=1e-10)
@@ -75,16 +75,33 @@ def test_active_set_kernel_reports_a_hessian_that_is_not_positive_definite():
     bounded = np.flatnonzero(np.isfinite(lo_h))
     P = np.eye(n)
     P[bounded[0], bounded[0]] = -1.0  # the bounded block (its Schur complement) is indefinite
-    out = host_kernels.active_set(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10)
+    out = host_kernels.solve(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10, 0)
     assert out[3] == host_kernels.NOT_SPD
     P = np.eye(n)
     P[np.flatnonzero(np.isinf(lo_h))[0]] *= -1  # the eliminated (unbounded) block is
-    assert host_kernels.active_set(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10)[3] == host_kernels.NOT_SPD
+    assert host_kernels.solve(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10, 0)[3] == host_kernels.NOT_SPD
 
 
 def test_active_set_kernel_stops_on_a_cycle_or_its_cap_without_claiming_convergence():
     coords, lo, hi = coords_and_box(True)
     n = T * D
     P, q = random_spd(1, n, cond=1e6, seed=4)[0].numpy(), np.random.default_rng(5).standard_normal(n) * 5
-    *_, status, _ = host_kernels.active_set(P, q, lo[0].numpy(), hi[0].numpy(), np.zeros(n, np.int8), 1, 1e-10)
+    *_, status, _ = host_kernels.solve(P, q, lo[0].numpy(), hi[0].numpy(), np.zeros(n, np.int8), 1, 1e-10, 0)
     assert status == host_kernels.NOT_CONVERGED  # one iteration cannot confirm the active set this q needs
+
+
+def test_capped_iteration_falls_back_to_the_compiled_interior_point_guess_and_ends_exact():
+    coords, lo, hi = coords_and_box(True)
+    n, B = T * D, 8
+    Q = random_spd(B, n, cond=1e6, seed=6)
+    a = torch.rand(B, T, D, generator=torch.Generator().manual_seed(7), dtype=torch.float64) * 2 - 1
+    m0 = coords.offset(a[:, 0] + 0.05, a)
+    P, q = coords.hessian(Q, 4.0), coords.linear(Q, a, m0)
+    exact, _ = box_qp.solve(P, q, lo.expand(B, -1), hi.expand(B, -1), None, box_qp.BoxQPOptions(), keep_factor=False)
+    for b in range(B):
+        args = (P[b].numpy(), q[b].numpy(), lo[0].numpy(), hi[0].numpy(), np.zeros(n, np.int8), 1, 1e-10)
+        assert host_kernels.solve(*args, 0)[3] == host_kernels.NOT_CONVERGED  # one iteration is not enough...
+        z, st, it, status, kkt = host_kernels.solve(*args, 200)  # ...the interior-point guess, polished, is
+        assert status == host_kernels.POLISHED and kkt < 1e-9 and it > 5
+        np.testing.assert_array_equal(st, exact.state[b].numpy())
+        np.testing.assert_allclose(z, exact.z[b].numpy(), rtol=0, atol=1e-10)
