@@ -29,6 +29,7 @@ class DifferenceCoordinates:
             raise ValueError(f"continuous_mask must be a bool tensor of shape ({action_dim},)")
         self.T, self.D, self.n = horizon, action_dim, horizon * action_dim
         self.cmask = continuous_mask
+        self._cmask_host = continuous_mask.cpu().numpy()
         self._diagonals: dict[tuple, torch.Tensor] = {}
 
     def offset(self, past: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
@@ -36,6 +37,12 @@ class DifferenceCoordinates:
         if past is None:
             return None
         return torch.where(self.cmask, past, torch.zeros_like(past)).unsqueeze(1).to(like.dtype)
+
+    def host_offset(self, past: torch.Tensor | None) -> np.ndarray:
+        """offset() of one sample as a float64 NumPy row (D,), for host_qp."""
+        if past is None:
+            return np.zeros(self.D)
+        return np.where(self._cmask_host, past[0].detach().cpu().double().numpy(), 0.0)
 
     def hessian(self, Q: torch.Tensor, alpha: float) -> torch.Tensor:
         """Solver-order P (B, n, n) = 2 * (C^T sym(Q) C + alpha * diag(bounded steps))."""

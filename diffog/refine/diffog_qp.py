@@ -9,7 +9,6 @@ O(n^2) intermediate of the forward is kept or differentiated.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from . import host_kernels
@@ -26,7 +25,7 @@ def _forward(Q, a, past, lo, hi, init_state, coords: DifferenceCoordinates, alph
 def _forward_on_host(Q, a, past, lo, hi, init_state, coords: DifferenceCoordinates, alpha: float, options: BoxQPOptions):
     """Batch-1 inference: built, solved and mapped back by the compiled host kernels (whatever the device: a
     GPU would only wait on kernel launches), in float64; results return to a's device and dtype."""
-    m0 = np.zeros(coords.D) if past is None else coords.offset(past, a)[0, 0].detach().cpu().double().numpy()
+    m0 = coords.host_offset(past)
     lo_h, hi_h = (b[0].detach().cpu().double().numpy() for b in (lo, hi))
     P, q = coords.host_qp(Q, a, m0, alpha)
     z, res = solve_one_on_host(P, q, lo_h, hi_h, init_state, options, a.dtype)

@@ -91,7 +91,7 @@ class DiffOGLayer(nn.Module):
         self.qpth_max_iter = QPTH_MAX_ITER
         self.last_stats: RefinementStats | None = None
         self._warm_state: torch.Tensor | None = None
-        self._last_state: torch.Tensor | None = None
+        self._solver_state: torch.Tensor | None = None  # the last call's active set, solver order
         self._box_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._coords_cache: DifferenceCoordinates | None = None
         DifferenceCoordinates(horizon, action_dim, cmask)  # validates the layout early
@@ -124,6 +124,11 @@ class DiffOGLayer(nn.Module):
             self._warm_state = self._last_state
         return y
 
+    @property
+    def _last_state(self) -> torch.Tensor | None:
+        """The last call's active set (B, T, D), natural order: what warm_start reuses."""
+        return None if self._solver_state is None else self._coords(self.cmask.device).from_solver(self._solver_state)
+
     def reset_warm_start(self) -> None:
         self._warm_state = None
 
@@ -148,12 +153,12 @@ class DiffOGLayer(nn.Module):
         if self.solver == "active_set":
             init = None if init_state is None else coords.to_solver(init_state)
             y, res = solve_diffog_qp(Q, a_s, past, lo, hi, init, coords, self.alpha, self.solver_options)
-            self._last_state = coords.from_solver(res.state)
+            self._solver_state = res.state
         else:
             m0 = coords.offset(past, a_s)
             y = self._solve_qpth(Q, a_s, coords.from_solver(lo), coords.from_solver(hi), m0)
             res = self._certify(Q.detach(), a_s.detach(), y.detach(), m0, lo, hi, coords)
-            self._last_state = None
+            self._solver_state = None
         self.last_stats = self._stats(res, lambda: coords.steps(y.detach(), coords.offset(past, a_s)), lo, hi)
         return y.to(a.dtype)
 
