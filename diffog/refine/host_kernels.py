@@ -1,4 +1,5 @@
-"""Batch-1 inference on the host, compiled with numba: the box QP's build and its active-set iteration.
+"""Batch-1 inference on the host, compiled with numba: the box QP's build, its active-set iteration with an
+interior-point fallback, and the map back to actions.
 
 One sample's arithmetic is small (a 100x100 Cholesky is 26 us), so interpreted code costs more than the
 work: torch dispatch built P in 143 us and a NumPy active-set iteration cost ~150 us, against 60 us and
@@ -43,12 +44,13 @@ def solver_qp(Q, a, m0, diag):
                     P[i, j] = run[d2] + P[i - D, j] if k1 else run[d2]
     for i in range(n):
         P[i, i] += diag[i]
-    m = np.empty(n)  # m0 repeated over time
-    for i in range(n):
-        m[i] = m0[i % D]
-    r = 2.0 * a.reshape(n) - Q @ m if m0.any() else 2.0 * a.reshape(n)
-    if m0.any():
-        for i in range(n):  # - Q^T m, by rows of Q
+    r = 2.0 * a.reshape(n)
+    if m0.any():  # r -= (Q + Q^T) m, with m = m0 repeated over time; Q^T m by rows of Q
+        m = np.empty(n)
+        for i in range(n):
+            m[i] = m0[i % D]
+        r -= Q @ m
+        for i in range(n):
             for j in range(n):
                 r[j] -= Q[i, j] * m[i]
     q = np.empty(n)
