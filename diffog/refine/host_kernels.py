@@ -111,11 +111,10 @@ def solve(P, q, lo, hi, state, max_iter, rtol, max_ip_iter):
                 Y[r, c] = P[u[r], b[c]]
         _forward_substitute(Uu, Y)
         _forward_substitute(Uu, yq)
-        S = np.empty((b.size, b.size))
+        S = Y.T @ Y  # then P_bb - Y^T Y, in place
         for r in range(b.size):
             for c in range(b.size):
-                S[r, c] = P[b[r], b[c]]
-        S -= Y.T @ Y
+                S[r, c] = P[b[r], b[c]] - S[r, c]
         qb = q[b] - Y.T @ yq
     else:
         S, qb = P, q
