@@ -31,7 +31,7 @@ def _forward_on_host(Q, a, past, lo, hi, init_state, coords: DifferenceCoordinat
     z, res = solve_one_on_host(P, q, lo_h, hi_h, init_state, options, a.dtype)
     y, violation = host_kernels.actions_and_violation(z, m0, lo_h, hi_h, coords.T, coords.D)
     fields = {k: v.to(a.device, a.dtype) if v.is_floating_point() else v.to(a.device) for k, v in vars(res).items() if v is not None}
-    res = BoxQPResult(**fields, z=None, max_violation=torch.tensor([max(violation, 0.0)], dtype=a.dtype, device=a.device))
+    res = BoxQPResult(**fields, z=None, max_violation=torch.tensor([violation], dtype=a.dtype, device=a.device))
     return torch.from_numpy(y).to(a.device, a.dtype).unsqueeze(0), res
 
 
