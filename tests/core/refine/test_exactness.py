@@ -54,10 +54,11 @@ def test_matches_quadprog_with_untrained_transformer_q():
     check(layer, Q, a, a[:, 0])
 
 
-def test_tight_asymmetric_bounds_and_custom_past_bound():
+@pytest.mark.parametrize("B", [16, 1])  # batch 1 takes the compiled host path
+def test_tight_asymmetric_bounds_and_custom_past_bound(B):
     layer = make_layer(lower=[-1e-3, 0.0, -0.2], upper=[1e-3, 0.01, -0.1])
-    a = rough(16, 6)
-    check(layer, random_spd(16, T * D, seed=7), a, a[:, 0], past_bound=([-0.5, -1e-4, 0.0], [0.5, 1e-4, 0.3]))
+    a = rough(B, 6)
+    check(layer, random_spd(B, T * D, seed=7), a, a[:, 0], past_bound=([-0.5, -1e-4, 0.0], [0.5, 1e-4, 0.3]))
 
 
 def test_ties_and_past_action_exactly_at_its_bound():
