@@ -255,9 +255,12 @@ def _interior_point(P, q, lo, hi, max_iter, tol):
     z = torch.where(has_lo & has_hi, 0.5 * (lo_v + hi_v), torch.where(has_lo, lo_v + 1, torch.where(has_hi, hi_v - 1, 0)))
     one = torch.ones_like(q)
     s_lo, s_hi = torch.where(has_lo, z - lo_v, one), torch.where(has_hi, hi_v - z, one)
-    l_lo, l_hi = has_lo.to(q.dtype), has_hi.to(q.dtype)
-    m = (has_lo.sum(-1, keepdim=True) + has_hi.sum(-1, keepdim=True)).clamp(min=1)
     scale = 1.0 + q.abs().amax(-1, keepdim=True)
+    # Multipliers start near their scale (not at 1): with a trained Q (|q| ~ 5e3) that took 13 iterations
+    # (up to 24) instead of 11 (up to 13).
+    l0 = (0.01 * scale).clamp(min=1.0)
+    l_lo, l_hi = has_lo * l0, has_hi * l0
+    m = (has_lo.sum(-1, keepdim=True) + has_hi.sum(-1, keepdim=True)).clamp(min=1)
     running = torch.ones_like(q[:, :1], dtype=torch.bool)
 
     def max_step(v, dv, mask):

@@ -272,6 +272,8 @@ def _interior_point_guess(P, q, lo, hi, max_iter, tol):
     polished exactly afterwards. One-sided or no bounds take slack 1 and multiplier 0 on the missing side."""
     n = q.size
     has_lo, has_hi = np.isfinite(lo), np.isfinite(hi)
+    scale = 1.0 + np.abs(q).max()
+    l0 = max(1.0, 0.01 * scale)  # as box_qp._interior_point: multipliers start near their scale
     z, s_lo, s_hi, l_lo, l_hi = np.zeros(n), np.ones(n), np.ones(n), np.zeros(n), np.zeros(n)
     for i in range(n):
         if has_lo[i] and has_hi[i]:
@@ -281,11 +283,10 @@ def _interior_point_guess(P, q, lo, hi, max_iter, tol):
         elif has_hi[i]:
             z[i] = hi[i] - 1.0
         if has_lo[i]:
-            s_lo[i], l_lo[i] = z[i] - lo[i], 1.0
+            s_lo[i], l_lo[i] = z[i] - lo[i], l0
         if has_hi[i]:
-            s_hi[i], l_hi[i] = hi[i] - z[i], 1.0
+            s_hi[i], l_hi[i] = hi[i] - z[i], l0
     m = max(has_lo.sum() + has_hi.sum(), 1)
-    scale = 1.0 + np.abs(q).max()
     K, r_d, r_lo, r_hi = np.empty((n, n)), np.empty(n), np.zeros(n), np.zeros(n)
     dz, ds_lo, ds_hi, dl_lo, dl_hi = np.empty(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     c_lo, c_hi = np.empty(n), np.empty(n)
