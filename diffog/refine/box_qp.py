@@ -330,9 +330,9 @@ def solve_one_on_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarr
     rtol = _rtol(options, dtype)
     if init_state is None:
         state = np.zeros(len(q), np.int8)
-    else:  # as _initial_state: bounds this problem does not have start free
-        state = init_state[0].cpu().numpy().astype(np.int8)
-        state[((state < 0) & np.isinf(lo)) | ((state > 0) & np.isinf(hi))] = 0
+    else:
+        bounds = (torch.from_numpy(b).unsqueeze(0) for b in (lo, hi))
+        state = _initial_state(init_state.cpu(), *bounds, 1, len(q), "cpu")[0].numpy()
     z, st, it, status, kkt = host_kernels.solve(P, q, lo, hi, state, options.active_set_iter(host=True), rtol, options.max_newton_iter)
     if status == host_kernels.NOT_SPD:
         raise ValueError(_NOT_SPD)
