@@ -8,6 +8,7 @@ Layout (tonyzhaozh/aloha record_episodes.py, ACT's sim episodes):
     attrs: sim (bool), compress (bool)
 What we add, and ALOHA/ACT readers ignore:
     /timestamps/<stream>         (T,) float64 seconds at capture, one per stream (e.g. qpos, action, each camera)
+    /observations/<name>         (T, K) float64 extra low-dim observations, e.g. the sim's object_poses
     attrs: robot, task, note, joint_names, camera_names, created, format and any caller metadata (JSON for
     non-scalars, see `Episode.metadata`).
 
@@ -55,6 +56,7 @@ class Episode:
     compressed: bool
     metadata: dict
     path: pathlib.Path
+    extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # other /observations/<name> streams
 
     def __len__(self) -> int:
         return len(self.action)
@@ -104,6 +106,7 @@ class EpisodeWriter:
         self._image_shapes: dict[str, tuple[int, ...]] = {}
         self._closed = False
         self._series: dict[str, tuple[h5py.Dataset, int]] = {}  # name -> (dataset, time axis)
+        self._extra_names: list[str] = []
         for key in ("observations/qpos", "observations/qvel", "observations/effort", "action"):
             self._add_series(key, (state_dim,), "f8")
         self._file.create_group("observations/images")
@@ -143,12 +146,22 @@ class EpisodeWriter:
             self._file.attrs[key] = value if ok else json.dumps(value)
 
     def add(self, qpos, qvel, effort, action, images: Mapping[str, np.ndarray] | None = None,
-            timestamps: Mapping[str, float] | None = None) -> None:
-        """Append one frame. `timestamps`: capture time in seconds per stream name (qpos, action, a camera...)."""
+            timestamps: Mapping[str, float] | None = None, extras: Mapping[str, np.ndarray] | None = None) -> None:
+        """Append one frame. `timestamps`: capture time in seconds per stream name (qpos, action, a camera...);
+        `extras`: other low-dim observations by name (e.g. object_poses), the same names and sizes every frame."""
         if self._closed:
             raise RuntimeError(f"episode {self.path} is already closed")
         rows = {k: finite_vector(k, v, self.state_dim)
                 for k, v in (("qpos", qpos), ("qvel", qvel), ("effort", effort), ("action", action))}
+        extras = dict(extras or {})
+        if bad := set(extras) & {"qpos", "qvel", "effort", "images"}:
+            raise ValueError(f"extra streams may not reuse ALOHA's names {sorted(bad)}")
+        known = {k.removeprefix("observations/") for k in self._extra_names}
+        if self._frames and set(extras) != known:
+            raise ValueError(f"extra streams {sorted(extras)}, earlier frames had {sorted(known)}")
+        for k, v in extras.items():
+            size = self._series[f"observations/{k}"][0].shape[1] if self._frames else np.size(v)
+            rows[k] = finite_vector(k, v, size)
         images = dict(images or {})
         if set(images) != set(self.cameras):
             raise ValueError(f"images for {sorted(images)} but the episode records cameras {self.cameras}")
@@ -164,6 +177,9 @@ class EpisodeWriter:
         if t == 0:
             self._image_shapes = {cam: np.shape(img) for cam, img in images.items()}
             self._create_frame_series(frames, stamps)
+            for key in extras:
+                self._add_series(f"observations/{key}", (len(rows[key]),), "f8")
+                self._extra_names.append(f"observations/{key}")
         self._reserve(t)
         for key, row in rows.items():
             self._series["action" if key == "action" else f"observations/{key}"][0][t] = row
@@ -253,14 +269,13 @@ class EpisodeWriter:
 
 def write_episode(directory: str | os.PathLike, qpos, qvel, effort, action,
                   images: Mapping[str, np.ndarray] | None = None, *, timestamps: Mapping[str, np.ndarray] | None = None,
-                  **writer_kwargs) -> pathlib.Path:
+                  extras: Mapping[str, np.ndarray] | None = None, **writer_kwargs) -> pathlib.Path:
     """Write a whole episode from (T, ...) arrays in one call; returns the published path."""
-    images = dict(images or {})
-    stamps = dict(timestamps or {})
+    images, stamps, extras = dict(images or {}), dict(timestamps or {}), dict(extras or {})
     with EpisodeWriter(directory, list(images), **writer_kwargs) as writer:
         for t in range(len(action)):
             writer.add(qpos[t], qvel[t], effort[t], action[t], {c: v[t] for c, v in images.items()},
-                       {k: v[t] for k, v in stamps.items()})
+                       {k: v[t] for k, v in stamps.items()}, {k: v[t] for k, v in extras.items()})
         return writer.close()
 
 
@@ -314,6 +329,8 @@ def read_episode(path: str | os.PathLike, cameras: Sequence[str] | None = None) 
                 raw = f["observations/images"][cam][()]
                 images[cam] = np.stack([_decode(path, cam, t, r) for t, r in enumerate(raw)]) if compressed else raw
             stamps = {k: v[()] for k, v in f["timestamps"].items()} if "timestamps" in f else {}
+            extras = {k: v[()] for k, v in f["observations"].items()
+                      if k not in ("qpos", "qvel", "effort", "images") and isinstance(v, h5py.Dataset)}
         except KeyError as e:
             raise EpisodeFormatError(f"{path}: missing ALOHA dataset ({e})") from e
         except OSError as e:  # truncated or corrupt chunks
@@ -323,10 +340,11 @@ def read_episode(path: str | os.PathLike, cameras: Sequence[str] | None = None) 
     lengths = {"qpos": len(qpos), "qvel": len(qvel), "action": len(action), **{c: len(v) for c, v in images.items()}}
     if effort is not None:
         lengths["effort"] = len(effort)
+    lengths.update({k: len(v) for k, v in extras.items()})
     if len(set(lengths.values())) != 1:
         raise EpisodeFormatError(f"{path}: streams differ in length {lengths}")
     return Episode(qpos=qpos, qvel=qvel, action=action, effort=effort, images=images, timestamps=stamps, sim=sim,
-                   compressed=compressed, metadata=metadata, path=path)
+                   compressed=compressed, metadata=metadata, path=path, extras=extras)
 
 
 def read_frame_images(path: str | os.PathLike, t: int, cameras: Sequence[str] | None = None) -> dict[str, np.ndarray]:

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from diffog.config import action_joint_names
 from diffog.data.aloha_hdf5 import Episode, list_episodes, read_episode
-from diffog.data.normalizer import MinMaxNormalizer
-from diffog.data.object_poses import replay_object_poses
+from diffog.data.normalizer import DEFAULT_OBS_CLIP, MinMaxNormalizer
 from diffog.data.sampler import SequenceSampler
 
 
@@ -45,16 +45,17 @@ def resize_images(frames: np.ndarray, size: Sequence[int]) -> np.ndarray:
     return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-LOWDIM_KEYS = ("qpos", "qvel", "effort", "object_poses")
+JOINT_STREAMS = ("qpos", "qvel", "effort")  # per joint, in the action's layout
 
 
 def lowdim_stream(episode: Episode, key: str) -> np.ndarray:
-    """A (T, D) low-dim stream of an episode: qpos, qvel, effort, or object_poses (sim episodes, by replay)."""
-    if key == "object_poses":
-        return replay_object_poses(episode)
-    value = getattr(episode, key, None) if key in LOWDIM_KEYS else None
+    """A (T, D) low-dim stream of an episode: qpos, qvel, effort, or a recorded extra (e.g. object_poses)."""
+    value = getattr(episode, key, None) if key in JOINT_STREAMS else episode.extras.get(key)
     if value is None:
-        raise KeyError(f"{episode.path}: no low-dim stream {key!r}; known: {LOWDIM_KEYS}")
+        raise KeyError(f"{episode.path}: no low-dim stream {key!r}; it has qpos, qvel"
+                       f"{', effort' if episode.effort is not None else ''} and {sorted(episode.extras) or 'no extras'}"
+                       + ("; re-record sim data with diffog.sim.make_dataset, which stores object_poses"
+                          if key == "object_poses" else ""))
     return np.asarray(value, dtype=np.float32)
 
 
@@ -75,16 +76,24 @@ class ChunkDataset(Dataset):
             raise ValueError("ChunkDataset needs at least one episode")
         self.n_obs_steps = n_obs_steps
         self.lowdim_keys, self.cameras = list(lowdim_keys), list(cameras)
+        self.joint_names: list[str] | None = None if joint_names is None else list(joint_names)
         self.actions, self.lowdim, self.images = [], [], []
         for path in paths:
             ep = read_episode(path, cameras=self.cameras)
             action = np.asarray(ep.action, dtype=np.float32)
-            names = ep.metadata.get("joint_names")
-            if joint_names is not None and names is not None and list(names) != list(joint_names):
-                raise ValueError(f"{path}: recorded joints {names} differ from the policy's {list(joint_names)}")
-            if joint_names is not None and (action.ndim != 2 or action.shape[1] != len(joint_names)):
-                raise ValueError(f"{path}: actions have shape {action.shape}, expected (T, {len(joint_names)})")
+            names = list(ep.metadata.get("joint_names") or action_joint_names())  # ALOHA's files name none
+            if action.ndim != 2 or action.shape[1] != len(names):
+                raise ValueError(f"{path}: actions have shape {action.shape}, expected (T, {len(names)}) for {names}")
+            index = slice(None)
+            if joint_names is not None:
+                if missing := [n for n in joint_names if n not in names]:
+                    raise ValueError(f"{path}: the policy's joints {missing} are not among the recorded {names}")
+                index = [names.index(n) for n in joint_names]
+            action = action[:, index]
+            self.joint_names = self.joint_names or list(names)
             streams = {k: lowdim_stream(ep, k) for k in self.lowdim_keys}
+            # the robot's own state streams follow the policy's joints (a one-arm policy sees its arm)
+            streams.update({k: v[:, index] for k, v in streams.items() if k in JOINT_STREAMS})
             if not np.all(np.isfinite(action)) or not all(np.all(np.isfinite(v)) for v in streams.values()):
                 raise ValueError(f"{path}: NaN or inf in actions or observations")
             images = {c: resize_images(ep.images[c], image_size).transpose(0, 3, 1, 2) for c in self.cameras}
@@ -104,8 +113,9 @@ class ChunkDataset(Dataset):
         obs.update({f"image/{c}": torch.from_numpy(v[obs_idx]) for c, v in self.images[ep].items()})
         return {"obs": obs, "action": torch.from_numpy(self.actions[ep][idx])}
 
-    def fit_normalizer(self) -> MinMaxNormalizer:
+    def fit_normalizer(self, min_span: Mapping[str, float] | None = None,
+                       obs_clip: float = DEFAULT_OBS_CLIP) -> MinMaxNormalizer:
         """Min-max stats of actions and low-dim streams over every frame of these episodes."""
         data = {"action": np.concatenate(self.actions)}
         data.update({k: np.concatenate([s[k] for s in self.lowdim]) for k in self.lowdim_keys})  # phases cover each frame once
-        return MinMaxNormalizer.fit(data)
+        return MinMaxNormalizer.fit(data, min_span, obs_clip)

@@ -19,6 +19,24 @@ InferFn = Callable[[list[Observation]], np.ndarray]
 RefineFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, dict]]
 
 
+@dataclass(frozen=True)
+class Execution:
+    """How a chunk is executed, one setting for the policy node and the sim evaluation alike.
+
+    n_action_steps: chunk actions executed per inference (Diffusion Policy's paper setting is 8 of a 16-step
+    chunk; 1 is receding-horizon replanning). overlap: start the next inference while the current chunk still
+    runs, early enough (by the measured inference latency) that its successor is ready when it ends; without
+    it the arms hold at the chunk's last action while the policy infers. In the lockstepped sim evaluation
+    inference takes no sim time, so both behave alike there."""
+
+    n_action_steps: int
+    overlap: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_action_steps, int) or self.n_action_steps < 1:
+            raise ValueError(f"n_action_steps must be an integer >= 1, got {self.n_action_steps!r}")
+
+
 @dataclass
 class PlanResult:
     """What one policy tick did: a new chunk, or why the robot holds (`hold_reason`)."""
@@ -39,16 +57,17 @@ class PolicyController:
     never blocks the other two."""
 
     def __init__(self, infer: InferFn, refine: RefineFn, matcher: ObservationMatcher, safety: SafetyFilter,
-                 chunk_dt: float, n_action_steps: int, n_obs_steps: int = 1):
+                 chunk_dt: float, execution: Execution, n_obs_steps: int = 1):
         """chunk_dt: seconds between the chunk's actions, also the spacing of the observation history."""
-        if n_action_steps < 1 or n_obs_steps < 1 or chunk_dt <= 0:
-            raise ValueError(f"need n_action_steps, n_obs_steps >= 1 and chunk_dt > 0, got "
-                             f"{n_action_steps}, {n_obs_steps}, {chunk_dt}")
+        if n_obs_steps < 1 or not chunk_dt > 0:
+            raise ValueError(f"need n_obs_steps >= 1 and chunk_dt > 0, got {n_obs_steps}, {chunk_dt}")
         self.infer, self.refine = infer, refine
         self.matcher, self.safety = matcher, safety
-        self.chunk_dt, self.n_action_steps, self.n_obs_steps = chunk_dt, n_action_steps, n_obs_steps
+        self.chunk_dt, self.execution, self.n_obs_steps = chunk_dt, execution, n_obs_steps
+        self.latency_s = 0.0  # inference + refinement on the controller's clock, smoothed (for overlap)
         self.streamer = ChunkStreamer()
         self.last_sent: np.ndarray | None = None
+        self._start: np.ndarray | None = None  # where the current chunk starts from
         self.estopped = False
         self._lock = threading.Lock()
         self._obs_lock = threading.Lock()
@@ -56,6 +75,16 @@ class PolicyController:
     def add_observation(self, stream: str, stamp: float, value: np.ndarray) -> None:
         with self._obs_lock:
             self.matcher.add(stream, stamp, value)
+
+    def plan_due(self, now: float) -> bool:
+        """Whether the next inference should start now: the chunk has run out (or, with overlap, has no more
+        left than the measured latency). The caller polls this at the command rate."""
+        if self.estopped:
+            return False
+        with self._lock:
+            if not self.streamer.active:
+                return True
+            return self.execution.overlap and self.streamer.remaining_s(now) <= self.latency_s
 
     def plan(self, now: float, clock: Callable[[], float] | None = None) -> PlanResult:
         """One policy tick at time `now`; `clock` gives the time the chunk starts (after inference)."""
@@ -88,8 +117,12 @@ class PolicyController:
                 result.hold_reason = "e-stop engaged"
                 return result
             start = self.last_sent if self.last_sent is not None else past  # commands went on during inference
-            self.streamer.load(self.safety.clamp(result.refined[: self.n_action_steps]), self.chunk_dt,
-                               (clock or (lambda: now))(), start)
+            begin = (clock or (lambda: now))()
+            self.latency_s = max(begin - now, 0.0) if self.latency_s == 0.0 else \
+                0.8 * self.latency_s + 0.2 * max(begin - now, 0.0)
+            self.streamer.load(self.safety.clamp(result.refined[: self.execution.n_action_steps]), self.chunk_dt,
+                               begin, start)
+            self._start = start
         return result
 
     def command(self, now: float) -> np.ndarray | None:
@@ -105,8 +138,8 @@ class PolicyController:
             cmd = self.streamer.sample(now)
             if cmd is None:
                 return None
-            try:
-                cmd = self.safety.check(cmd, self.last_sent)
+            try:  # the first command is checked against where the arms were measured when the chunk began
+                cmd = self.safety.check(cmd, self.last_sent if self.last_sent is not None else self._start)
             except UnsafeCommand:
                 self.streamer.stop()
                 raise

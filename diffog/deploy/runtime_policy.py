@@ -8,24 +8,29 @@ import numpy as np
 import torch
 
 from diffog.config import REPO_ROOT
+from diffog.deploy.controller import Execution
 from diffog.deploy.observation import Observation
 from diffog.deploy.refiners import ChunkRefiner
 from diffog.policy.checkpoint import read_checkpoint
 from diffog.policy.runtime import LoadedPolicy, load_policy
 from diffog.refine import continuous_dims_from_names
+from diffog.refine.bounds import as_bound_vector
 
 
 class RuntimePolicy:
-    """The base policy (DDIM steps overridable) and the refiner chosen by name, over one LoadedPolicy."""
+    """The base policy (DDIM steps overridable), the refiner chosen by name and how chunks are executed, over one
+    LoadedPolicy. Chunks come out in the robot's 14-dim layout: a policy that commands a subset of the joints
+    (a one-arm task) leaves the others at the last command sent, so that arm holds its pose."""
 
     def __init__(self, loaded: LoadedPolicy, refiner: str = "diffog", ddim_steps: int | None = None,
-                 n_action_steps: int | None = None):
+                 n_action_steps: int | None = None, overlap: bool = False):
         self.loaded = loaded
-        self.joint_names, self.cameras, self.dt = loaded.joint_names, loaded.cameras, loaded.dt
-        self.n_obs_steps = loaded.n_obs_steps
-        self.n_action_steps = n_action_steps or loaded.n_action_steps
-        if not 1 <= self.n_action_steps <= loaded.chunk_length:
-            raise ValueError(f"n_action_steps must be in [1, {loaded.chunk_length}], got {self.n_action_steps}")
+        self.joint_names = loaded.robot_joint_names  # what the chunks and commands are laid out as
+        self.policy_joint_names, self.index = loaded.joint_names, loaded.joint_index
+        self.cameras, self.dt, self.n_obs_steps = loaded.cameras, loaded.dt, loaded.n_obs_steps
+        self.execution = Execution(n_action_steps or loaded.n_action_steps, overlap)
+        if self.execution.n_action_steps > loaded.chunk_length:
+            raise ValueError(f"n_action_steps must be in [1, {loaded.chunk_length}], got {self.execution.n_action_steps}")
         if ddim_steps is not None:
             if ddim_steps < 1:
                 raise ValueError(f"ddim_steps must be >= 1, got {ddim_steps}")
@@ -36,9 +41,9 @@ class RuntimePolicy:
 
     def set_refiner(self, name: str) -> None:
         """Switch the refiner (for comparisons on one loaded policy); ValueError leaves the current one."""
-        bound = float(self.loaded.config["task"]["refine"]["bound"])
-        dims = continuous_dims_from_names(self.joint_names)
-        lo, hi = torch.full((len(dims),), -bound), torch.full((len(dims),), bound)
+        dims = continuous_dims_from_names(self.policy_joint_names)
+        hi = as_bound_vector(self.loaded.config["task"]["refine"]["bound"], len(dims), "refine.bound")
+        lo = -hi
         self._refine = ChunkRefiner(name, self.loaded.normalizer, dims, lo, hi, self.loaded.model.layer)
         self.refiner = name
 
@@ -48,14 +53,22 @@ class RuntimePolicy:
         return [*self.cameras, *self.lowdim_streams]
 
     def infer(self, history: list[Observation]) -> np.ndarray:
+        """The raw chunk in the robot's layout; joints the policy does not command read as their newest
+        measured position here (refine() sets them to the last command)."""
         obs = {"qpos": np.stack([o.qpos for o in history]),
                "images": {c: np.stack([o.streams[c] for o in history]) for c in self.cameras}}
         obs.update({k: np.stack([o.streams[k] for o in history]) for k in self.lowdim_streams})
-        return self.loaded.sample_raw(obs)
+        return self._to_robot(self.loaded.sample_raw(obs), history[-1].qpos)
 
     def refine(self, raw: np.ndarray, past: np.ndarray) -> tuple[np.ndarray, dict]:
-        refined, stats = self._refine(torch.from_numpy(raw), torch.from_numpy(past))
-        return refined.numpy(), stats
+        """The chosen refiner on the policy's joints, anchored to `past` (the last command, robot layout)."""
+        refined, stats = self._refine(torch.from_numpy(raw[:, self.index]), torch.from_numpy(past[self.index]))
+        return self._to_robot(refined.numpy(), past), stats
+
+    def _to_robot(self, chunk: np.ndarray, hold: np.ndarray) -> np.ndarray:
+        out = np.repeat(np.asarray(hold, dtype=np.float64)[None], len(chunk), axis=0)
+        out[:, self.index] = chunk
+        return out
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> pathlib.Path:
@@ -66,10 +79,10 @@ def resolve_checkpoint(path: str | os.PathLike) -> pathlib.Path:
 
 
 def load_runtime_policy(checkpoint: str | os.PathLike, device: str = "cpu", refiner: str = "diffog",
-                        ddim_steps: int | None = None, n_action_steps: int | None = None,
+                        ddim_steps: int | None = None, n_action_steps: int | None = None, overlap: bool = False,
                         seed: int | None = None) -> RuntimePolicy:
     return RuntimePolicy(load_policy(resolve_checkpoint(checkpoint), device, seed), refiner, ddim_steps,
-                         n_action_steps)
+                         n_action_steps, overlap)
 
 
 def sim_camera_params(checkpoint: str | os.PathLike) -> dict[str, str]:

@@ -30,13 +30,17 @@ class ChunkStreamer:
         the last action stays the goal."""
         if self._times is None:
             return None
-        if now >= self._times[-1]:
+        if now >= self._times[-1] - 1e-9:  # a tick landing on the last action's time, up to float rounding
             final = self._points[-1].copy()
             self.stop()
             return final
         k = max(int(np.searchsorted(self._times, now, side="right")) - 1, 0)
         w = max(now - self._times[k], 0.0) / (self._times[k + 1] - self._times[k])
         return (1.0 - w) * self._points[k] + w * self._points[k + 1]
+
+    def remaining_s(self, now: float) -> float:
+        """Seconds until the last action is reached (0 when idle)."""
+        return 0.0 if self._times is None else max(float(self._times[-1]) - now, 0.0)
 
     def stop(self) -> None:
         """Drop the rest of the chunk."""

@@ -45,8 +45,9 @@ def save_checkpoint(path: str | os.PathLike, *, weights: Mapping[str, torch.Tens
 
 def read_checkpoint(path: str | os.PathLike, *, joint_names: Sequence[str] | None = None,
                     robot: str | None = None) -> dict:
-    """Load and validate a checkpoint (CPU tensors). With `joint_names` / `robot`, a checkpoint trained for a
-    different robot or action layout raises CheckpointError naming both."""
+    """Load and validate a checkpoint (CPU tensors). With `joint_names` (the robot's) / `robot`, a checkpoint
+    trained for a different robot, or for joints this robot does not have, raises CheckpointError naming both.
+    A policy may command a subset of the robot's joints (a one-arm task), in the robot's order."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -70,8 +71,9 @@ def read_checkpoint(path: str | os.PathLike, *, joint_names: Sequence[str] | Non
         raise CheckpointError(f"{path}: incomplete checkpoint, missing {missing}")
     if robot is not None and payload["robot"] != robot:
         raise CheckpointError(f"{path}: trained for robot {payload['robot']!r}, not {robot!r}")
-    if joint_names is not None and list(payload["joint_names"]) != list(joint_names):
+    if joint_names is not None:
         theirs, ours = list(payload["joint_names"]), list(joint_names)
-        raise CheckpointError(
-            f"{path}: trained for a {len(theirs)}-dim action {theirs}, this robot has {len(ours)}: {ours}")
+        if not theirs or [n for n in ours if n in theirs] != theirs:
+            raise CheckpointError(
+                f"{path}: trained for a {len(theirs)}-dim action {theirs}, this robot has {len(ours)}: {ours}")
     return payload

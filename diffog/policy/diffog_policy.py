@@ -46,7 +46,8 @@ class DiffOGPolicy(nn.Module):
         return (p for p in self.parameters() if p.requires_grad)
 
     def normalize_obs(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v if k.startswith(IMAGE_PREFIX) else self.normalizer.normalize(k, v) for k, v in obs.items()}
+        return {k: v if k.startswith(IMAGE_PREFIX) else self.normalizer.normalize_observation(k, v)
+                for k, v in obs.items()}
 
     def forward(self, batch: Mapping) -> dict[str, torch.Tensor]:
         """The training loss (forward, so DistributedDataParallel sees it)."""
@@ -71,24 +72,3 @@ class DiffOGPolicy(nn.Module):
                           ) -> torch.Tensor:
         """The DP's normalized chunk from the current step on, (B, horizon - n_obs_steps + 1, D), from raw obs."""
         return self.base.sample(self.normalize_obs(obs), generator)[:, self.start:]
-
-    @torch.no_grad()
-    def refine_normalized(self, nchunk: torch.Tensor, past_action: torch.Tensor | None = None) -> torch.Tensor:
-        """The DiffOG layer on a normalized chunk; `past_action` (B, D) in robot units anchors its first step."""
-        if past_action is None:
-            return self.layer(nchunk)
-        return self.layer.forward_with_past_action(nchunk, self.normalizer.normalize("action", past_action))
-
-    @torch.no_grad()
-    def predict(self, obs: Mapping[str, torch.Tensor], past_action: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(raw, refined) chunks in robot units, (B, horizon - n_obs_steps + 1, D) from the current step on.
-
-        `past_action` (B, D) in robot units: the last action sent, which the layer's first step must continue
-        within the bound. `refined` is None without a layer.
-        """
-        nraw = self.sample_normalized(obs, generator)
-        raw = self.normalizer.unnormalize("action", nraw)
-        if self.layer is None:
-            return raw, None
-        return raw, self.normalizer.unnormalize("action", self.refine_normalized(nraw, past_action))

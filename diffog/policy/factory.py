@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import torch
+
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.policy.diffog_policy import DiffOGPolicy
 from diffog.policy.diffusion import DiffusionPolicy
@@ -13,7 +15,7 @@ from diffog.refine import DiffOGLayer, continuous_dims_from_names
 def build_layer(cfg: Mapping, joint_names: Sequence[str]) -> DiffOGLayer:
     """The DiffOG layer over the chunk from the current step on; bounds and alpha in normalized units."""
     p, refine, layer = cfg["policy"], cfg["task"]["refine"], cfg["layer"]
-    bound = refine["bound"]
+    bound = torch.as_tensor(refine["bound"], dtype=torch.float64)  # a float, or one per continuous joint
     return DiffOGLayer(horizon=p["horizon"] - p["n_obs_steps"] + 1, action_dim=len(joint_names),
                        continuous_dims=continuous_dims_from_names(joint_names), lower=-bound, upper=bound,
                        alpha=refine["alpha"], q_mode=layer["q_mode"], q_head=layer["q_head"], solver=layer["solver"],

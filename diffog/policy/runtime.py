@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from diffog.config import action_joint_names, load_robot_description
-from diffog.data.dataset import resize_images
+from diffog.config import action_joint_names, joint_indices, load_robot_description
+from diffog.data.dataset import JOINT_STREAMS, resize_images
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.policy.checkpoint import CheckpointError, read_checkpoint
 from diffog.policy.diffog_policy import DiffOGPolicy
@@ -26,7 +26,9 @@ class LoadedPolicy:
         self.config = dict(config)
         p = self.config["policy"]
         self.normalizer: MinMaxNormalizer = policy.normalizer
-        self.joint_names = list(joint_names)
+        self.joint_names = list(joint_names)  # the joints the policy commands (a subset of the robot's)
+        self.robot_joint_names = action_joint_names()
+        self.joint_index = joint_indices(self.joint_names)  # where they sit in the robot's qpos / action
         self.horizon, self.n_obs_steps, self.n_action_steps = p["horizon"], p["n_obs_steps"], p["n_action_steps"]
         self.chunk_length = self.horizon - self.n_obs_steps + 1  # steps from the current one on
         self.frame_skip = self.config["task"]["frame_skip"]
@@ -36,12 +38,22 @@ class LoadedPolicy:
         self.device = device
         self._generator = torch.Generator(device).manual_seed(seed) if seed is not None else None
 
+    def reseed(self, seed: int) -> None:
+        """Restart the sampling noise from `seed` (an evaluation episode's result then depends on its seed only)."""
+        self._generator = torch.Generator(self.device).manual_seed(seed)
+
     def _obs_tensors(self, obs: Mapping) -> dict[str, torch.Tensor]:
+        """Joint streams (qpos, qvel, effort) arrive in the robot's layout and are cut to the policy's joints."""
         out = {}
         for key in self.lowdim_keys:
             if key not in obs:
                 raise KeyError(f"observation lacks {key!r}; the policy needs {self.lowdim_keys} and cameras {self.cameras}")
             x = np.asarray(obs[key], dtype=np.float32)
+            if key in JOINT_STREAMS:
+                if x.ndim != 2 or x.shape[1] != len(self.robot_joint_names):
+                    raise ValueError(f"observation {key!r} has shape {x.shape}, expected ({self.n_obs_steps}, "
+                                     f"{len(self.robot_joint_names)}) in the robot's joint order")
+                x = x[:, self.joint_index]
             want = (self.n_obs_steps, self.normalizer.dim(key))
             if x.shape != want:
                 raise ValueError(f"observation {key!r} has shape {x.shape}, expected {want} (n_obs_steps x dim)")
@@ -60,32 +72,11 @@ class LoadedPolicy:
         return out
 
     def sample_raw(self, obs: Mapping) -> np.ndarray:
-        """The base policy's chunk alone, (chunk_length, D) robot units: for deployments that refine it
-        themselves (diffog.deploy times and compares the refiners on the same raw chunk)."""
+        """The base policy's chunk, (chunk_length, D) robot units over the policy's joints; refinement is the
+        deployment's (diffog.deploy.refiners), which times and compares the refiners on the same raw chunk."""
         tensors = self._obs_tensors(obs)
         nraw = self.model.sample_normalized(tensors, self._generator)
         return self._to_robot_units("raw", nraw)
-
-    def predict_chunk(self, obs: Mapping, past_action: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray | None, dict]:
-        """(raw_chunk, refined_chunk, stats): (chunk_length, D) robot-unit actions from the current step on,
-        `refined_chunk` None for a policy without a DiffOG layer. Bad observations raise before any compute."""
-        tensors = self._obs_tensors(obs)
-        past = None
-        if past_action is not None and self.has_layer:
-            past = np.asarray(past_action, dtype=np.float32).reshape(1, -1)
-            if past.shape[1] != len(self.joint_names) or not np.all(np.isfinite(past)):
-                raise ValueError(f"past_action must be {len(self.joint_names)} finite values")
-            past = torch.from_numpy(past).to(self.device)
-        t0 = time.perf_counter()
-        nraw = self.model.sample_normalized(tensors, self._generator)
-        t1 = time.perf_counter()
-        nref = self.model.refine_normalized(nraw, past) if self.has_layer else None
-        stats = {"inference_s": t1 - t0, "refine_s": time.perf_counter() - t1}
-        if self.has_layer and self.model.layer.last_stats is not None:
-            stats.update(self.model.layer.last_stats.summary())
-        refined = None if nref is None else self._to_robot_units("refined", nref)
-        return self._to_robot_units("raw", nraw), refined, stats
 
     def _to_robot_units(self, name: str, nchunk: torch.Tensor) -> np.ndarray:
         chunk = self.normalizer.unnormalize("action", nchunk)[0].cpu().numpy().astype(np.float64)

@@ -22,6 +22,7 @@ class Demo:
     action: np.ndarray
     images: dict[str, np.ndarray]
     success: bool
+    object_poses: np.ndarray  # (T, K): recorded as /observations/object_poses for state-only policies
 
 
 def scripted_actions(env: SimAloha, variability: Variability | None = None,
@@ -37,16 +38,17 @@ def scripted_actions(env: SimAloha, variability: Variability | None = None,
 
 def execute(env: SimAloha, actions: np.ndarray) -> Demo:
     """Run `actions` from the env's current state, recording observations (and images if the env renders)."""
-    rows = {"qpos": [], "qvel": [], "effort": []}
+    rows = {"qpos": [], "qvel": [], "effort": [], "object_poses": []}
     frames: dict[str, list[np.ndarray]] = {c: [] for c in (env.cameras if env.render_size else [])}
     for a in actions:
-        for key, fn in (("qpos", env.qpos), ("qvel", env.qvel), ("effort", env.effort)):
+        for key, fn in (("qpos", env.qpos), ("qvel", env.qvel), ("effort", env.effort),
+                        ("object_poses", env.object_poses)):
             rows[key].append(fn())
         for cam, img in env.images().items():
             frames[cam].append(img)
         env.step(a)
     return Demo(env.task.name, -1, *(np.array(rows[k]) for k in ("qpos", "qvel", "effort")), np.asarray(actions),
-                {c: np.array(v) for c, v in frames.items()}, env.success())
+                {c: np.array(v) for c, v in frames.items()}, env.success(), np.array(rows["object_poses"]))
 
 
 def run_demo(task: str, seed: int, variability: Variability | None = None,

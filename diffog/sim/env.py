@@ -120,6 +120,14 @@ class SimAloha:
         """Actuator force per arm joint and on the (left) finger, N·m / N."""
         return np.concatenate([self.data.actuator_force[self._arm_act[arm][:7]] for arm in scene.ARMS])
 
+    def object_poses(self) -> np.ndarray:
+        """(K,) the task objects' poses now, as state-only policies observe them: every free joint's qpos
+        (xyz + wxyz quaternion), then every mocap body's position, in model order."""
+        m, d = self.model, self.data
+        free = [d.qpos[m.jnt_qposadr[j]:m.jnt_qposadr[j] + 7] for j in range(m.njnt)
+                if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
+        return np.concatenate([*free, d.mocap_pos.reshape(-1)]).astype(np.float32)
+
     def render(self, camera: str) -> np.ndarray:
         """HxWx3 uint8 image from a real camera name (cam_high, cam_low, cam_left_wrist, cam_right_wrist)."""
         if self.render_size is None:

@@ -4,7 +4,8 @@
         [--cameras cam_high cam_left_wrist] [--variability] [--compress]
 
 Episodes land in <out>/<task>/episode_<i>.hdf5. A seed whose demo fails is skipped (and counted), so every
-episode is a success; each file records its seed, so `run_demo(task, seed)` reproduces it.
+episode is a success; each file records its seed, so `run_demo(task, seed)` reproduces it, and the objects'
+poses before each action (/observations/object_poses, which ALOHA's readers ignore) for state-only policies.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def write_demo(demo: Demo, directory: str | os.PathLike, compress: bool = False,
             stamp = t * DT  # sim time: every stream is sampled at the same instant
             writer.add(demo.qpos[t], demo.qvel[t], demo.effort[t], demo.action[t],
                        {c: demo.images[c][t] for c in cameras},
-                       {"qpos": stamp, "action": stamp, **{c: stamp for c in cameras}})
+                       {"qpos": stamp, "action": stamp, **{c: stamp for c in cameras}},
+                       {"object_poses": demo.object_poses[t]})
         return writer.close()
 
 

@@ -5,7 +5,8 @@
   python -m diffog.training resume runs/x/last.ckpt [training.num_steps=40000 ...]
   python -m diffog.training evaluate runs/x/last.ckpt [data.dir=DIR]
   python -m diffog.training export runs/x/last.ckpt checkpoints/x.ckpt   (drops the training state)
-  python -m diffog.training rollout checkpoints/x.ckpt --episodes 20 [--raw]   (closed loop in the sim)
+  python -m diffog.training rollout checkpoints/x.ckpt --episodes 20 [--refiner none|clip|penalty|diffog]
+      [--n-action-steps N] [--overlap]   (closed loop in the sim through the deploy runtime; --raw = none)
 Multi-GPU / multi-process: torchrun --nproc_per_node N -m diffog.training train ... (same arguments).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from diffog.deploy.refiners import REFINERS
 from diffog.policy.checkpoint import read_checkpoint, save_checkpoint
 from diffog.training.config import apply_overrides, compose_config
 
@@ -43,12 +45,20 @@ def _run(argv: list[str] | None) -> int:
     p = sub.add_parser("export", help="copy a checkpoint without its training state (smaller, not resumable)")
     p.add_argument("checkpoint")
     p.add_argument("output")
-    p = sub.add_parser("rollout", help="success rate and trajectory metrics in the MuJoCo sim")
+    p = sub.add_parser("rollout", help="success rate, failure modes and trajectory metrics in the MuJoCo sim, "
+                                       "through the deploy runtime (controller, refiner, streamer, safety filter)")
     p.add_argument("checkpoint")
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--first-seed", type=int, default=100_000, help="sim seeds (demos use 0, 1, ...)")
     p.add_argument("--max-steps", type=int, default=1200, help="control steps (50 Hz) per episode")
-    p.add_argument("--raw", action="store_true", help="execute the DP's raw chunk instead of the refined one")
+    p.add_argument("--refiner", choices=REFINERS, default=None, help="default: diffog, or none for a base policy")
+    p.add_argument("--raw", action="store_true", help="the DP's raw chunk (same as --refiner none)")
+    p.add_argument("--n-action-steps", type=int, default=None, help="actions executed per inference "
+                   "(default: the checkpoint's; 1 replans every policy step)")
+    p.add_argument("--overlap", action="store_true", help="infer while the chunk's end still executes")
+    p.add_argument("--step-scale", type=float, default=3.0, help="safety filter: max step per command as a "
+                   "multiple of the velocity limit (the sim graphs use 3)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     args = parser.parse_args(argv)
 
     from diffog.training.trainer import train  # torch and friends load only once arguments parse
@@ -65,12 +75,14 @@ def _run(argv: list[str] | None) -> int:
         payload["config"] = apply_overrides(payload["config"], args.overrides)
         summary = evaluate_checkpoint(payload, device=payload["config"]["device"])
     elif args.command == "rollout":
-        from diffog.policy import load_policy
-        from diffog.training.rollout import evaluate_in_sim
+        from diffog.evaluation.sim_rollout import RolloutSettings, evaluate
 
-        policy = load_policy(args.checkpoint, seed=0)
+        refiner = "none" if args.raw else args.refiner
+        if refiner is None:
+            refiner = "none" if read_checkpoint(args.checkpoint)["config"]["mode"]["name"] == "base" else "diffog"
+        settings = RolloutSettings(refiner, args.n_action_steps, args.overlap, args.step_scale, args.max_steps)
         seeds = range(args.first_seed, args.first_seed + args.episodes)
-        summary = evaluate_in_sim(policy, policy.config["task"]["name"], seeds, args.max_steps, not args.raw)
+        summary = evaluate(args.checkpoint, seeds, settings, workers=args.workers)
     else:
         payload = read_checkpoint(args.checkpoint)
         save_checkpoint(args.output, weights=payload["weights"], normalizer_state=payload["normalizer"],

@@ -33,7 +33,7 @@ def evaluate_checkpoint(payload: Mapping, *, batch_size: int = 32, max_batches: 
                     "windows": len(dataset), **mean_losses(policy, dataset, batch_size, max_batches, device, seed)}
     dt = cfg["task"]["frame_skip"] / load_robot_description()["control_rate_hz"]
     dims = continuous_dims_from_names(joint_names)
-    bound = cfg["task"]["refine"]["bound"]
+    bound = torch.as_tensor(cfg["task"]["refine"]["bound"], device=device)  # a float or one per continuous joint
     n_act, start = cfg["policy"]["n_action_steps"], policy.start
     gen = torch.Generator(device).manual_seed(seed)
     sums: dict[str, float] = {}
@@ -43,7 +43,9 @@ def evaluate_checkpoint(payload: Mapping, *, batch_size: int = 32, max_batches: 
             break
         batch = to_device(batch, device)
         demo = batch["action"][:, start:]
-        raw, refined = policy.predict(batch["obs"], generator=gen)
+        nraw = policy.sample_normalized(batch["obs"], generator=gen)
+        raw = policy.normalizer.unnormalize("action", nraw)  # offline, as refine training sees it: no past action
+        refined = None if policy.layer is None else policy.normalizer.unnormalize("action", policy.layer(nraw))
         chunks = {"demo": demo, "raw": raw} | ({"refined": refined} if refined is not None else {})
         for name, chunk in chunks.items():
             nchunk = policy.normalizer.normalize("action", chunk)

@@ -16,12 +16,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from torch.utils.tensorboard import SummaryWriter
 
-from diffog.config import action_joint_names, load_robot_description
+from diffog.config import action_joint_names, load_robot_description, policy_joint_names
 from diffog.data.dataset import ChunkDataset, episode_files, split_episodes
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.policy.checkpoint import read_checkpoint, save_checkpoint
 from diffog.policy.diffog_policy import DiffOGPolicy
 from diffog.policy.factory import build_policy
+from diffog.refine import continuous_dims_from_names
 from diffog.training.distributed import DistInfo, close_distributed, init_distributed
 
 LAST = "last.ckpt"
@@ -33,6 +34,17 @@ def make_dataset(cfg: Mapping, paths, joint_names) -> ChunkDataset:
                         lowdim_keys=p["lowdim_keys"], cameras=p["cameras"], image_size=p["image_size"],
                         frame_skip=cfg["task"]["frame_skip"],
                         joint_names=joint_names)
+
+
+def demo_step_bound(dataset: ChunkDataset, normalizer: MinMaxNormalizer, quantile: float) -> list[float]:
+    """Per continuous joint, the `quantile` of the demos' own steps between policy steps (normalized units): a
+    bound that means what Table VII's does for the paper's slow human demos, the demonstrated speed envelope."""
+    if not 0 < quantile <= 1:
+        raise ValueError(f"task.refine.bound_quantile must be in (0, 1], got {quantile}")
+    dims = continuous_dims_from_names(dataset.joint_names)
+    steps = np.concatenate([np.abs(np.diff(normalizer.normalize("action", torch.from_numpy(a)).numpy(), axis=0))
+                            for a in dataset.actions if len(a) > 1])[:, dims]
+    return [round(float(b), 4) for b in np.quantile(steps, quantile, axis=0)]
 
 
 def data_split(cfg: Mapping):
@@ -98,6 +110,7 @@ def _refine_base(cfg: dict, joint_names, robot) -> tuple[dict, MinMaxNormalizer,
     base = read_checkpoint(cfg["mode"]["base_checkpoint"], joint_names=joint_names, robot=robot)
     weights = {k.removeprefix("base."): v for k, v in base["weights"].items() if k.startswith("base.")}
     cfg["policy"] = base["config"]["policy"]
+    cfg["task"]["arms"] = base["config"]["task"].get("arms")  # the base's action layout
     return cfg, MinMaxNormalizer.from_state_dict(base["normalizer"]), weights
 
 
@@ -117,18 +130,22 @@ def _train(cfg: dict, resume: Mapping | None, info: DistInfo) -> dict:
         torch.set_num_threads(t_cfg["num_threads"])
     torch.manual_seed(cfg["seed"] + info.rank)
     np.random.seed(cfg["seed"] + info.rank)
-    robot = load_robot_description()["robot"]
-    joint_names = action_joint_names()
+    description = load_robot_description()
+    robot = description["robot"]
+    joint_names = policy_joint_names(cfg["task"].get("arms"), description)
     normalizer, base_weights = None, None
     if cfg["mode"]["name"] == "refine":
-        cfg, normalizer, base_weights = _refine_base(cfg, joint_names, robot)
+        cfg, normalizer, base_weights = _refine_base(cfg, action_joint_names(description), robot)
+        joint_names = policy_joint_names(cfg["task"].get("arms"), description)
     if resume is not None:
         normalizer = MinMaxNormalizer.from_state_dict(resume["normalizer"])
 
     train_paths, val_paths = data_split(cfg)
     dataset = make_dataset(cfg, train_paths, joint_names)
     val_set = make_dataset(cfg, val_paths, joint_names) if val_paths else None
-    normalizer = normalizer or dataset.fit_normalizer()
+    normalizer = normalizer or dataset.fit_normalizer(cfg["normalizer"]["min_span"], cfg["normalizer"]["obs_clip"])
+    if cfg["task"]["refine"]["bound"] == "demos":
+        cfg["task"]["refine"]["bound"] = demo_step_bound(dataset, normalizer, cfg["task"]["refine"]["bound_quantile"])
     policy = build_policy(cfg, normalizer, joint_names).to(info.device)
     if base_weights is not None:
         policy.base.load_state_dict(base_weights)

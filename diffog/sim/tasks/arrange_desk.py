@@ -23,6 +23,7 @@ PINCH_OPEN = 0.65  # the left gripper opens ~4 cm around the bowl wall: its inne
 
 class ArrangeDesk(Task):
     name = "arrange_desk"
+    carried, upright = ("cup_a", "bowl", "cup_b"), ("bowl", "cup_a", "cup_b")
 
     def build(self, worldbody):
         scene.vessel(worldbody, "bowl", BOWL_R, BOWL_H, wall=BOWL_WALL, base=BOWL_BASE, rgba="0.95 0.95 0.9 1",

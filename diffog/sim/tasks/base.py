@@ -15,6 +15,15 @@ if TYPE_CHECKING:
 
 class Task(abc.ABC):
     name: ClassVar[str]
+    # What an evaluation watches to name a failure (diffog.evaluation.failures): the bodies the robot must
+    # pick up, in task order, and those that count as knocked over when they tip.
+    carried: ClassVar[tuple[str, ...]] = ()
+    upright: ClassVar[tuple[str, ...]] = ()
+    drop_name: ClassVar[str] = ""  # the task's own failure after a pick-up (move_stack: the spoon falls)
+
+    def dropped(self, env: SimAloha) -> bool:
+        """Whether the task's `drop_name` failure shows in the physics state now (checked once something is carried)."""
+        return False
 
     @abc.abstractmethod
     def build(self, worldbody: ET.Element) -> None:

@@ -18,6 +18,7 @@ HOLD_OFFSET = 0.03  # each gripper holds its object this far from the centre, aw
 
 
 class Insertion(Task):
+    carried = ("peg", "socket")
     name = "insertion"
 
     def build(self, worldbody):

@@ -17,6 +17,11 @@ GRASP_PITCH = 0.4  # rad below horizontal: a comfortable wrist over the whole wo
 
 class MoveStack(Task):
     name = "move_stack"
+    carried, upright, drop_name = ("cup",), ("cup",), "spoon fell during the carry"
+
+    def dropped(self, env):
+        cup, spoon = env.body_pos("cup"), env.body_pos("spoon")
+        return bool(spoon[2] < cup[2] + CUP_H - 0.02)  # well below the rim it rests on
 
     def build(self, worldbody):
         scene.vessel(worldbody, "cup", CUP_R, CUP_H)

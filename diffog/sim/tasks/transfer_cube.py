@@ -14,6 +14,7 @@ LEFT_BELOW = 0.025  # left grasp site below the cube centre: its fingers stay un
 
 
 class TransferCube(Task):
+    carried = ("box",)
     name = "transfer_cube"
 
     def build(self, worldbody):

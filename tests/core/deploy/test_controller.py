@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffog.deploy.controller import PolicyController
+from diffog.deploy.controller import Execution, PolicyController
 from diffog.deploy.observation import ObservationMatcher
 from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
 
@@ -21,7 +21,7 @@ def identity_refiner(raw, past):
 def make(infer=ramp_policy, refine=identity_refiner, timeout=0.5):
     matcher = ObservationMatcher(SLICES, ["cam_high"], tolerance_s=0.03, timeout_s=timeout)
     safety = SafetyFilter(JointLimits.from_description(), command_dt=0.02)
-    return PolicyController(infer, refine, matcher, safety, chunk_dt=0.1, n_action_steps=4)
+    return PolicyController(infer, refine, matcher, safety, chunk_dt=0.1, execution=Execution(4))
 
 
 def observe(c, t, qpos=HOME):
@@ -116,7 +116,7 @@ def test_policy_gets_a_history_spaced_by_the_chunk_dt():
     matcher = ObservationMatcher(SLICES, ["cam_high"], tolerance_s=0.03, timeout_s=0.5)
     safety = SafetyFilter(JointLimits.from_description(), command_dt=0.02)
     c = PolicyController(lambda h: seen.append(h) or ramp_policy(h), identity_refiner, matcher, safety,
-                         chunk_dt=0.1, n_action_steps=4, n_obs_steps=2)
+                         chunk_dt=0.1, execution=Execution(4), n_obs_steps=2)
     for k in range(11):
         observe(c, k * 0.02, HOME + k)
     c.plan(0.2)
@@ -132,3 +132,46 @@ def test_targets_beyond_the_limits_are_clamped_before_interpolation():
     c.plan(0.0)
     cmds = [c.command(t) for t in np.arange(0.0, 0.12, 0.02)]
     assert cmds[-1][6] == 0.0 and all(x is not None for x in cmds)
+
+
+def test_the_next_chunk_is_due_after_n_action_steps_without_overlap():
+    c = make()
+    observe(c, 0.0)
+    assert c.plan_due(0.0)
+    c.plan(0.0)
+    # 4 actions 0.1 s apart: not due while they run, due once the last one has been commanded
+    for t in np.arange(0.0, 0.39, 0.02):
+        assert not c.plan_due(t)
+        c.command(t)
+    run_commands(c, 0.38, 0.43)
+    assert c.plan_due(0.44)
+
+
+def test_with_overlap_the_next_inference_starts_one_latency_before_the_chunk_ends():
+    matcher = ObservationMatcher(SLICES, ["cam_high"], tolerance_s=0.03, timeout_s=0.5)
+    c = PolicyController(ramp_policy, identity_refiner, matcher,
+                         SafetyFilter(JointLimits.from_description(), command_dt=0.02), chunk_dt=0.1,
+                         execution=Execution(4, overlap=True))
+    observe(c, 0.0)
+    c.plan(0.0, clock=lambda: 0.06)  # inference took 0.06 s: the chunk runs 0.06 .. 0.46
+    assert c.latency_s == pytest.approx(0.06)
+    assert not c.plan_due(0.39) and c.plan_due(0.41)
+    no_overlap = make()
+    observe(no_overlap, 0.0)
+    no_overlap.plan(0.0, clock=lambda: 0.06)
+    assert not no_overlap.plan_due(0.41)
+
+
+def test_execution_needs_a_positive_whole_number_of_actions():
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="n_action_steps"):
+            Execution(bad)
+
+
+def test_the_first_command_is_step_checked_against_the_measured_position():
+    far = HOME + 0.3 * (np.arange(14) % 7 != 6)  # 0.3 rad away in one action
+    c = make(infer=lambda h: np.tile(far, (8, 1)))
+    observe(c, 0.0)
+    c.plan(0.0)
+    with pytest.raises(UnsafeCommand, match="exceeds the limit"):
+        c.command(0.1)  # the whole jump in the first command: refused although nothing was sent before

@@ -28,10 +28,14 @@ def test_every_refiner_gives_a_finite_chunk_within_the_step_bound(checkpoint, re
     assert p.streams == [CAMERA] and p.n_obs_steps == 2 and p.dt == pytest.approx(0.16)
     raw = p.infer(history())
     assert raw.shape == (15, 14) and np.all(np.isfinite(raw))
-    refined, stats = p.refine(raw, START)
+    past = START + 0.01
+    refined, stats = p.refine(raw, past)
     assert refined.shape == raw.shape and np.all(np.isfinite(refined))
+    # a one-arm policy (move_stack: the right arm) leaves the left arm at its last command
+    assert p.policy_joint_names == p.joint_names[7:]
+    np.testing.assert_array_equal(refined[:, :7], np.tile(past[:7], (15, 1)))
     if refiner == "none":
-        np.testing.assert_allclose(refined, raw, atol=1e-5)
+        np.testing.assert_allclose(refined[:, 7:], raw[:, 7:], atol=1e-5)
     else:
         assert stats["max_step_after"] <= 0.05 + 0.011  # bound, plus penalty's Table VIII tolerance
         assert stats["max_step_after"] < stats["max_step_before"]  # a random policy jumps far beyond it
@@ -49,7 +53,7 @@ def test_controller_streams_limit_respecting_commands_from_the_real_policy(check
     matcher = ObservationMatcher({"follower_left": slice(0, 7), "follower_right": slice(7, 14)}, p.streams,
                                  tolerance_s=0.03, timeout_s=0.5)
     limits = JointLimits.from_description()
-    c = PolicyController(p.infer, p.refine, matcher, SafetyFilter(limits, 0.02), p.dt, p.n_action_steps,
+    c = PolicyController(p.infer, p.refine, matcher, SafetyFilter(limits, 0.02), p.dt, p.execution,
                          p.n_obs_steps)
     for k in range(10):
         c.add_observation("follower_left", k * 0.02, START[:7])

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from diffog.config import action_joint_names
+from diffog.deploy.runtime_policy import load_runtime_policy
 from diffog.policy import CheckpointError, load_policy, read_checkpoint, save_checkpoint
 from diffog.training.__main__ import main
 from diffog.training.config import compose_config
@@ -48,10 +49,11 @@ def test_refine_mode_leaves_the_base_bit_identical(base_run, episode_dir, tmp_pa
     assert len(opt_params) == sum(1 for k in live if k.startswith("layer.q_net.")), "only the layer is optimized"
     assert set(s["val"]) == {"loss", "layer_loss"}
 
-    policy = load_policy(s["checkpoint"], seed=1)
+    runtime = load_runtime_policy(s["checkpoint"], refiner="diffog", seed=1)
+    policy = runtime.loaded
     past = np.linspace(-0.2, 0.2, 14)
-    raw, ref, stats = policy.predict_chunk({"qpos": np.tile(past, (2, 1))}, past)
-    assert stats["converged"] and stats["max_violation"] <= 1e-9
+    ref, stats = runtime.refine(policy.sample_raw({"qpos": np.tile(past, (2, 1))}), past)
+    assert stats["converged"] and stats["max_constraint_violation"] <= 1e-6
     bound = refined["config"]["task"]["refine"]["bound"]
     n = policy.normalizer.normalize("action", torch.tensor(np.vstack([past, ref]), dtype=torch.float32))
     dims = [i for i, name in enumerate(policy.joint_names) if "gripper" not in name]
@@ -62,10 +64,8 @@ def test_checkpoint_round_trip_gives_identical_actions(base_run, tmp_path):
     obs = {"qpos": np.random.default_rng(0).uniform(-0.3, 0.3, (2, 14))}
     a = load_policy(base_run["checkpoint"], seed=7)
     b = load_policy(base_run["checkpoint"], seed=7)
-    raw_a, ref_a, stats = a.predict_chunk(obs)
-    raw_b, _, _ = b.predict_chunk(obs)
-    assert np.array_equal(load_policy(base_run["checkpoint"], seed=7).sample_raw(obs), raw_a)
-    assert raw_a.shape == (a.chunk_length, 14) and ref_a is None and stats["inference_s"] > 0
+    raw_a, raw_b = a.sample_raw(obs), b.sample_raw(obs)
+    assert raw_a.shape == (a.chunk_length, 14) and not a.has_layer
     assert np.array_equal(raw_a, raw_b)
     assert a.joint_names == action_joint_names() and a.horizon == 16 and a.n_action_steps == 8
     assert a.dt == pytest.approx(0.02)
@@ -73,17 +73,19 @@ def test_checkpoint_round_trip_gives_identical_actions(base_run, tmp_path):
     main(["export", base_run["checkpoint"], str(exported)])
     assert "train_state" not in read_checkpoint(exported)
     assert exported.stat().st_size < pathlib.Path(base_run["checkpoint"]).stat().st_size
-    assert np.array_equal(load_policy(exported, seed=7).predict_chunk(obs)[0], raw_a)
+    assert np.array_equal(load_policy(exported, seed=7).sample_raw(obs), raw_a)
 
 
 def test_bad_observations_raise_before_inference(base_run):
     policy = load_policy(base_run["checkpoint"])
     with pytest.raises(ValueError, match="NaN"):
-        policy.predict_chunk({"qpos": np.full((2, 14), np.nan)})
+        policy.sample_raw({"qpos": np.full((2, 14), np.nan)})
     with pytest.raises(ValueError, match="shape"):
-        policy.predict_chunk({"qpos": np.zeros((1, 14))})
+        policy.sample_raw({"qpos": np.zeros((1, 14))})
+    with pytest.raises(ValueError, match="robot's joint order"):
+        policy.sample_raw({"qpos": np.zeros((2, 7))})
     with pytest.raises(KeyError, match="qpos"):
-        policy.predict_chunk({"joints": np.zeros((2, 14))})
+        policy.sample_raw({"joints": np.zeros((2, 14))})
 
 
 def test_bad_checkpoints_fail_clearly(base_run, tmp_path):

@@ -1,8 +1,10 @@
 """Policy node: Diffusion Policy + a chosen refiner (none / clip / penalty / diffog) driving the ALOHA followers.
 
 A thin ROS shell over diffog.deploy.PolicyController: subscriptions feed its observation matcher, a RateLoop
-thread runs inference at `rate_hz` off the executor (joint-state callbacks never wait), and a `command_rate_hz`
-timer streams the refined chunk through the safety filter to the Interbotix xs_sdk command topics.
+thread off the executor (joint-state callbacks never wait) starts an inference whenever the controller says the
+next chunk is due (`n_action_steps` actions per inference; with `overlap_inference` early enough to hide the
+latency), and a `command_rate_hz` timer streams the refined chunk through the safety filter to the Interbotix
+xs_sdk command topics. The sim evaluation (diffog.evaluation) runs the same controller.
 
 Topics (names from aloha.yaml `ros_interface`, identical on the real robot and the sim):
   in   /<follower>/joint_states (sensor_msgs/JointState), /<cam>/camera/color/image_rect_raw (sensor_msgs/Image),
@@ -53,9 +55,9 @@ PARAMETERS = {
     "checkpoint": "",              # policy checkpoint (.pt); required
     "device": "cpu",
     "refiner": "diffog",           # none | clip | penalty | diffog
-    "rate_hz": 6.0,                # policy ticks per second (4-6 Hz on ALOHA)
     "ddim_steps": 0,               # 0: the checkpoint's
-    "n_action_steps": 0,           # 0: the checkpoint's
+    "n_action_steps": 0,           # chunk actions executed per inference; 0: the checkpoint's (1: receding horizon)
+    "overlap_inference": False,    # infer the next chunk while the current one ends, instead of holding meanwhile
     "command_rate_hz": 0.0,        # 0: aloha.yaml control_rate_hz
     "stamp_tolerance_s": 0.05,     # joint states and images of one observation lie this close
     "observation_timeout_s": 0.5,  # older inputs: hold
@@ -77,14 +79,15 @@ class PolicyNode(Node):
         self.topics = AlohaTopics.load(description)
         self.policy = load_runtime_policy(p["checkpoint"], device=p["device"], refiner=p["refiner"],
                                           ddim_steps=p["ddim_steps"] or None,
-                                          n_action_steps=p["n_action_steps"] or None)
+                                          n_action_steps=p["n_action_steps"] or None,
+                                          overlap=p["overlap_inference"])
         command_rate = p["command_rate_hz"] or description["control_rate_hz"]
         history_s = (self.policy.n_obs_steps - 1) * self.policy.dt + p["observation_timeout_s"] + p["stamp_tolerance_s"]
         matcher = ObservationMatcher(self.topics.qpos_slices(), self.policy.streams, p["stamp_tolerance_s"],
                                      p["observation_timeout_s"], history_s)
         safety = SafetyFilter(JointLimits.from_description(description), 1.0 / command_rate, p["step_scale"])
         self.controller = PolicyController(self.policy.infer, self.policy.refine, matcher, safety,
-                                           self.policy.dt, self.policy.n_action_steps, self.policy.n_obs_steps)
+                                           self.policy.dt, self.policy.execution, self.policy.n_obs_steps)
 
         self.arm_pubs, self.gripper_pubs = [], []
         for f in self.topics.followers:
@@ -106,10 +109,13 @@ class PolicyNode(Node):
         self.create_service(SetBool, "~/estop", self._on_estop)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / command_rate, self._on_command_tick)
-        self.loop = RateLoop(p["rate_hz"], self._on_policy_tick, on_error=self._on_tick_error, clock=self.now_s)
+        self.plan_times: list[float] = []  # when each chunk was planned, for the achieved policy rate
+        # the planning thread looks at the command rate whether the next chunk is due
+        self.loop = RateLoop(command_rate, self._on_policy_tick, on_error=self._on_tick_error, clock=self.now_s)
         self.loop.start()
-        self.get_logger().info(f"policy ready: refiner={self.policy.refiner} rate={p['rate_hz']} Hz "
-                               f"cameras={self.policy.cameras} commands at {command_rate} Hz")
+        e = self.policy.execution
+        self.get_logger().info(f"policy ready: refiner={self.policy.refiner} n_action_steps={e.n_action_steps} "
+                               f"overlap={e.overlap} cameras={self.policy.cameras} commands at {command_rate} Hz")
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -132,9 +138,11 @@ class PolicyNode(Node):
         self.controller.add_observation(key, self.now_s(), np.asarray(msg.data, dtype=np.float32))
 
     def _on_policy_tick(self) -> None:
-        if self.controller.estopped:
+        now = self.now_s()
+        if not self.controller.plan_due(now):
             return
-        result = self.controller.plan(self.now_s(), clock=self.now_s)
+        result = self.controller.plan(now, clock=self.now_s)
+        self.plan_times = [*self.plan_times[-49:], now]
         if result.fault:  # rclpy ties a severity to each logging call site, hence two calls
             self.get_logger().error(f"holding: {result.hold_reason}", throttle_duration_sec=2.0)
         elif result.hold_reason:
@@ -164,7 +172,7 @@ class PolicyNode(Node):
 
     def _publish_diagnostics(self, r: PlanResult) -> None:
         values = {**{k: f"{v:.6f}" for k, v in r.latency.as_dict().items()},
-                  "refiner": self.policy.refiner, "achieved_rate_hz": f"{self.loop.achieved_rate_hz():.3f}",
+                  "refiner": self.policy.refiner, "achieved_rate_hz": f"{self._plan_rate_hz():.3f}",
                   "hold_reason": r.hold_reason}
         status = DiagnosticStatus(level=DiagnosticStatus.WARN if r.hold_reason else DiagnosticStatus.OK,
                                   name=f"{self.get_name()}: policy tick", hardware_id="aloha",
@@ -204,6 +212,11 @@ class PolicyNode(Node):
         response.message = "e-stop engaged: holding" if request.data else "e-stop released"
         self.get_logger().warning(response.message)
         return response
+
+    def _plan_rate_hz(self) -> float:
+        """Inferences per second over the last 50 (the policy rate: 1 / (n_action_steps x dt) when on time)."""
+        t = self.plan_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
 
     @staticmethod
     def _header(t: float) -> Header:
