@@ -5,7 +5,9 @@ against the wall (the sim owns the clock and slows down when the CPU cannot keep
 (wall seconds) as a share of the target period: above 1 in total means real-time operation at the target rate
 is out of reach on this machine.
 
-    python benchmarks/bench_policy_rate.py [--seconds 20] [--rate 6] [--refiner diffog]
+    python benchmarks/bench_policy_rate.py [--seconds 20] [--n-action-steps 1] [--refiner diffog]
+
+The target rate is one inference per n_action_steps policy steps (1: receding horizon, 1/dt = 6 Hz for move_stack).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 
 from diffog.deploy.graph_runner import Graph, GraphProcess, load_graphs
-from diffog.deploy.runtime_policy import sim_camera_params
+from diffog.deploy.runtime_policy import load_runtime_policy, sim_camera_params
 
 PARTS = ("observation_age_s", "inference_s", "refinement_s", "publish_s", "total_s")
 
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--graph", default="move_stack_sim")
     ap.add_argument("--seconds", type=float, default=20.0, help="sim seconds to measure")
-    ap.add_argument("--rate", type=float, default=6.0, help="target policy rate (Hz)")
+    ap.add_argument("--n-action-steps", type=int, default=1, help="chunk actions per inference")
     ap.add_argument("--refiner", default="diffog")
     ap.add_argument("--checkpoint", default=None, help="default: the graph's")
     a = ap.parse_args(argv)
@@ -36,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     nodes = [n for n in full.nodes if n.executable not in ("episode_runner", "bag_recorder")]
     graph = Graph(full.name, full.launch_file, full.arguments, nodes)
     policy = next(n.fqn for n in nodes if n.executable == "policy_node")
-    params = {policy: {"rate_hz": str(a.rate)},
-              "aloha_sim": sim_camera_params(a.checkpoint or full.arguments["checkpoint"])}
+    checkpoint = a.checkpoint or full.arguments["checkpoint"]
+    params = {policy: {"n_action_steps": str(a.n_action_steps)}, "aloha_sim": sim_camera_params(checkpoint)}
+    a.rate = 1.0 / (a.n_action_steps * load_runtime_policy(checkpoint, refiner="none").dt)
 
     rclpy.init()
     node = rclpy.create_node("bench_policy_rate")

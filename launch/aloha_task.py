@@ -14,9 +14,10 @@ from launch_ros.substitutions import FindPackageShare
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _policy_arguments(task: str) -> list[DeclareLaunchArgument]:
+def _policy_arguments(task: str, inputs: str) -> list[DeclareLaunchArgument]:
+    """The real robot needs an image policy; the sim serves object poses to a state policy as well."""
     return [DeclareLaunchArgument("refiner", default_value="diffog", description="none | clip | penalty | diffog"),
-            DeclareLaunchArgument("checkpoint", default_value=f"checkpoints/{task}_image_diffog.ckpt")]
+            DeclareLaunchArgument("checkpoint", default_value=f"checkpoints/{task}_{inputs}_diffog.ckpt")]
 
 
 def robot_launch(task: str, cameras: tuple[str, ...]) -> LaunchDescription:
@@ -30,7 +31,7 @@ def robot_launch(task: str, cameras: tuple[str, ...]) -> LaunchDescription:
                     parameters=[params, {"motor_configs": vx300s, "mode_configs": modes}])
 
     return LaunchDescription([
-        *_policy_arguments(task),
+        *_policy_arguments(task, "image"),
         follower("left"),
         follower("right"),
         *(Node(package="diffog_policy", executable="camera_node", name=cam, parameters=[params]) for cam in cameras),
@@ -46,7 +47,7 @@ def sim_launch(task: str) -> LaunchDescription:
     params = str(HERE / "config" / f"{task}_sim.yaml")
     checkpoint = LaunchConfiguration("checkpoint")
     return LaunchDescription([
-        *_policy_arguments(task),
+        *_policy_arguments(task, "state"),
         DeclareLaunchArgument("episodes", default_value="3", description="per refiner the episode runner compares"),
         DeclareLaunchArgument("output", default_value="", description="the episode runner's JSON results"),
         DeclareLaunchArgument("bag", default_value="", description="the MCAP bag to record"),

@@ -37,7 +37,8 @@ def table(summary: dict[str, dict]) -> str:
 
 
 def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog", title: str = "sim") -> int:
-    """Raw vs refined first action of each chunk over the first `refiner` episode, left-arm joints."""
+    """Raw vs refined first action of each chunk over the first `refiner` episode, on the six joints that move
+    most (a one-arm policy leaves the other arm still)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -54,11 +55,14 @@ def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog", t
     raw = np.stack([np.asarray(c.raw_chunk).reshape(-1, d)[0] for c in chunks[sel]])
     ref = np.stack([np.asarray(c.refined_chunk).reshape(-1, d)[0] for c in chunks[sel]])
     tt = t[sel] - t[sel][0]
+    names = list(chunks[0].joint_names)
+    arm = [j for j, n in enumerate(names) if not n.endswith("gripper")]
+    moving = sorted(sorted(arm, key=lambda j: -np.ptp(ref[:, j]))[:6])
     fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharex=True)
-    for j, ax in enumerate(axes.flat):
+    for j, ax in zip(moving, axes.flat):
         ax.plot(tt, raw[:, j], color="tab:red", alpha=0.7, label="raw (Diffusion Policy)")
         ax.plot(tt, ref[:, j], color="tab:blue", label=f"refined ({refiner})")
-        ax.set_title(chunks[0].joint_names[j])
+        ax.set_title(names[j])
         ax.set_ylabel("rad")
     for ax in axes[-1]:
         ax.set_xlabel("time in episode (s)")

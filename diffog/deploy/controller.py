@@ -24,10 +24,12 @@ class Execution:
     """How a chunk is executed, one setting for the policy node and the sim evaluation alike.
 
     n_action_steps: chunk actions executed per inference (Diffusion Policy's paper setting is 8 of a 16-step
-    chunk; 1 is receding-horizon replanning). overlap: start the next inference while the current chunk still
-    runs, early enough (by the measured inference latency) that its successor is ready when it ends; without
-    it the arms hold at the chunk's last action while the policy infers. In the lockstepped sim evaluation
-    inference takes no sim time, so both behave alike there."""
+    chunk; 1 is receding-horizon replanning). Actions are time-aligned: action k of a chunk is due k policy
+    steps after its observation, action 0 being the command for that instant, so actions 1..n run.
+    overlap: start the next inference while the current chunk still runs, early enough (by the measured
+    inference latency) that its successor is ready when it ends; without it the arms hold at the chunk's last
+    action while the policy infers (and actions whose time passed meanwhile are skipped). In the lockstepped
+    sim evaluation inference takes no sim time, so both behave alike there."""
 
     n_action_steps: int
     overlap: bool = False
@@ -120,8 +122,11 @@ class PolicyController:
             begin = (clock or (lambda: now))()
             self.latency_s = max(begin - now, 0.0) if self.latency_s == 0.0 else \
                 0.8 * self.latency_s + 0.2 * max(begin - now, 0.0)
-            self.streamer.load(self.safety.clamp(result.refined[: self.execution.n_action_steps]), self.chunk_dt,
-                               begin, start)
+            # time-aligned: chunk action k is due k dt after the observation (action 0 is the command for the
+            # observation's time, which the command in effect already holds), so actions 1..n are executed
+            n = self.execution.n_action_steps
+            self.streamer.load(self.safety.clamp(result.refined[1:n + 1]), self.chunk_dt, begin, start,
+                               first_time=obs.stamp + self.chunk_dt)
             self._start = start
         return result
 

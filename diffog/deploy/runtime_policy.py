@@ -29,8 +29,9 @@ class RuntimePolicy:
         self.policy_joint_names, self.index = loaded.joint_names, loaded.joint_index
         self.cameras, self.dt, self.n_obs_steps = loaded.cameras, loaded.dt, loaded.n_obs_steps
         self.execution = Execution(n_action_steps or loaded.n_action_steps, overlap)
-        if self.execution.n_action_steps > loaded.chunk_length:
-            raise ValueError(f"n_action_steps must be in [1, {loaded.chunk_length}], got {self.execution.n_action_steps}")
+        if self.execution.n_action_steps > loaded.chunk_length - 1:  # action 0 is the present command
+            raise ValueError(f"n_action_steps must be in [1, {loaded.chunk_length - 1}], "
+                             f"got {self.execution.n_action_steps}")
         if ddim_steps is not None:
             if ddim_steps < 1:
                 raise ValueError(f"ddim_steps must be >= 1, got {ddim_steps}")

@@ -5,9 +5,9 @@ import numpy as np
 
 
 class ChunkStreamer:
-    """Piecewise-linear path from the command in effect when a chunk is loaded through its actions, one every
-    `dt` seconds. Linear interpolation keeps each command-rate step within the chunk's per-action step, so the
-    bound DiffOG enforces between consecutive actions (and to the past action) carries over to every command."""
+    """Piecewise-linear path from the command in effect when a chunk is loaded through its actions, each at its
+    own time, `dt` apart. Linear interpolation keeps each command-rate step within the chunk's per-action step,
+    so the bound DiffOG enforces between consecutive actions carries over to every command."""
 
     def __init__(self) -> None:
         self._times: np.ndarray | None = None
@@ -17,13 +17,22 @@ class ChunkStreamer:
     def active(self) -> bool:
         return self._times is not None
 
-    def load(self, actions: np.ndarray, dt: float, now: float, start: np.ndarray) -> None:
-        """Follow `actions` (N x D) from `start` (the current command or measured position) beginning at `now`."""
+    def load(self, actions: np.ndarray, dt: float, now: float, start: np.ndarray,
+             first_time: float | None = None) -> int:
+        """Follow `actions` (N x D), due at `first_time` + k dt (default now + dt), from `start` (the current
+        command or measured position) at `now`. Actions already due by `now` (an inference that took longer
+        than dt) are skipped. Returns how many actions will be executed (0 loads nothing)."""
         actions = np.asarray(actions, dtype=np.float64)
-        if actions.ndim != 2 or len(actions) == 0 or actions.shape[1] != len(start) or dt <= 0:
+        if actions.ndim != 2 or len(actions) == 0 or actions.shape[1] != len(start) or not dt > 0:
             raise ValueError(f"need N>0 actions of dim {len(start)} and dt>0, got {actions.shape}, dt={dt}")
-        self._points = np.vstack([np.asarray(start, dtype=np.float64)[None], actions])
-        self._times = now + dt * np.arange(len(self._points))
+        times = (now + dt if first_time is None else first_time) + dt * np.arange(len(actions))
+        ahead = times > now + 1e-9
+        if not ahead.any():
+            self.stop()
+            return 0
+        self._points = np.vstack([np.asarray(start, dtype=np.float64)[None], actions[ahead]])
+        self._times = np.concatenate([[now], times[ahead]])
+        return int(ahead.sum())
 
     def sample(self, now: float) -> np.ndarray | None:
         """The command for time `now`; after the last action once (a late tick still lands on it), then None:

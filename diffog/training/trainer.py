@@ -181,23 +181,25 @@ def _train(cfg: dict, resume: Mapping | None, info: DistInfo) -> dict:
     run_dir = pathlib.Path(cfg["run_dir"])
     writer = SummaryWriter(run_dir / "tb") if info.is_main else None
 
-    def save() -> pathlib.Path:
+    def save(path: pathlib.Path | None = None) -> pathlib.Path:
         with _EMAWeights(ema, policy):
             weights = policy.state_dict()
             weights = {k: v.clone() for k, v in weights.items()}
         train_state = ({"model": policy.state_dict(), "optimizer": optimizer.state_dict(),
                         "lr_scheduler": lr_scheduler.state_dict(), "ema": ema.state_dict() if ema else None,
                         "step": step, "rng": torch.get_rng_state()} if t_cfg["keep_train_state"] else None)
-        return save_checkpoint(run_dir / LAST, weights=weights, normalizer_state=normalizer.state_dict(),
+        return save_checkpoint(path or run_dir / LAST, weights=weights, normalizer_state=normalizer.state_dict(),
                                config=cfg, joint_names=joint_names, robot=robot, train_state=train_state,
                                info={"step": step, "train_episodes": [p.name for p in train_paths],
-                                     "val_episodes": [p.name for p in val_paths]})
+                                     "val_episodes": [p.name for p in val_paths],
+                                     "wall_s": wall_before + time.perf_counter() - t0})
 
     losses: list[float] = []
     val_log: dict[str, float] = {}
     policy.train()
     batches = _batches(loader)
     t0, first_step = time.perf_counter(), step
+    wall_before = float(resume.get("info", {}).get("wall_s", 0.0)) if resume is not None else 0.0
     bar = tqdm.tqdm(total=t_cfg["num_steps"], initial=step, disable=not info.is_main, mininterval=1.0,
                     desc=f"{cfg['task']['name']} {cfg['policy']['name']} {cfg['mode']['name']}")
     while step < t_cfg["num_steps"]:
@@ -224,6 +226,8 @@ def _train(cfg: dict, resume: Mapping | None, info: DistInfo) -> dict:
                 writer.add_scalar(f"val/{k}", v, step)
         if info.is_main and (step % t_cfg["checkpoint_every"] == 0 or done):
             save()
+        if info.is_main and t_cfg["keep_every"] and step % t_cfg["keep_every"] == 0:
+            save(run_dir / f"step_{step}.ckpt")  # e.g. for the time-to-score benchmark
     bar.close()
     elapsed = time.perf_counter() - t0
     summary = {"steps": step, "train_loss_first": losses[:10], "train_loss_last": losses[-10:],

@@ -100,7 +100,7 @@ class Harness:
 def harness(tmp_path_factory):
     ckpt = write_tiny_checkpoint(tmp_path_factory.mktemp("policy") / "tiny.pt")
     exe = find_executable("diffog_policy", "policy_node")
-    proc = subprocess.Popen([str(exe), "--ros-args", "-p", f"checkpoint:={ckpt}", "-p", "rate_hz:=5.0",
+    proc = subprocess.Popen([str(exe), "--ros-args", "-p", f"checkpoint:={ckpt}", "-p", "n_action_steps:=1",
                              "-p", "observation_timeout_s:=0.3"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     ctx = rclpy.Context()

@@ -18,12 +18,11 @@ pytestmark = pytest.mark.ros
 
 
 def object_pose_dim(task: str = "move_stack") -> int:
-    from diffog.data.object_poses import object_poses
     from diffog.sim import make_env
 
     env = make_env(task, seed=0)
     try:
-        return len(object_poses(env))
+        return len(env.object_poses())
     finally:
         env.close()
 

@@ -48,7 +48,7 @@ def test_chunk_is_streamed_from_the_observed_position_within_limits():
     cmds = [x for x in run_commands(c, 0.0, 0.45) if x is not None]
     assert len(cmds) == 21  # 4 actions x 0.1 s at 50 Hz, plus the start
     np.testing.assert_allclose(cmds[0], HOME)
-    np.testing.assert_allclose(cmds[-1], r.refined[3])
+    np.testing.assert_allclose(cmds[-1], r.refined[4])  # time-aligned: actions 1..4 (0 is the present)
     limits = JointLimits.from_description()
     assert all(np.all((x >= limits.lower) & (x <= limits.upper)) for x in cmds)
     # the next chunk is anchored to the last executed command
@@ -153,13 +153,22 @@ def test_with_overlap_the_next_inference_starts_one_latency_before_the_chunk_end
                          SafetyFilter(JointLimits.from_description(), command_dt=0.02), chunk_dt=0.1,
                          execution=Execution(4, overlap=True))
     observe(c, 0.0)
-    c.plan(0.0, clock=lambda: 0.06)  # inference took 0.06 s: the chunk runs 0.06 .. 0.46
+    c.plan(0.0, clock=lambda: 0.06)  # inference took 0.06 s; actions 1..4 are due at 0.1 .. 0.4 all the same
     assert c.latency_s == pytest.approx(0.06)
-    assert not c.plan_due(0.39) and c.plan_due(0.41)
+    assert not c.plan_due(0.33) and c.plan_due(0.35)
     no_overlap = make()
     observe(no_overlap, 0.0)
     no_overlap.plan(0.0, clock=lambda: 0.06)
-    assert not no_overlap.plan_due(0.41)
+    assert not no_overlap.plan_due(0.35)
+
+
+def test_actions_whose_time_passed_during_a_slow_inference_are_skipped():
+    c = make()
+    observe(c, 0.0)
+    r = c.plan(0.0, clock=lambda: 0.25)  # actions 1, 2 (due 0.1, 0.2) are late: the path heads for action 3
+    cmds = [c.command(t) for t in (0.25, 0.27, 0.29, 0.3)]
+    np.testing.assert_allclose(cmds[0], HOME)
+    np.testing.assert_allclose(cmds[-1], r.refined[3])
 
 
 def test_execution_needs_a_positive_whole_number_of_actions():

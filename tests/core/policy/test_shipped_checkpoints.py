@@ -1,30 +1,42 @@
-"""The move_stack checkpoints in checkpoints/ load for this robot and give bounded DiffOG chunks."""
+"""The checkpoints in checkpoints/ load for this robot and give DiffOG chunks within their step bound, through
+the deploy runtime that drives the robot (a one-arm move_stack policy leaves the other arm where it is)."""
 import numpy as np
 import pytest
 import torch
 
 from diffog.config import REPO_ROOT
-from diffog.policy import load_policy
+from diffog.deploy.observation import Observation
+from diffog.deploy.runtime_policy import load_runtime_policy
 
-SHIPPED = ["move_stack_state_diffog.ckpt", "move_stack_image_diffog.ckpt"]
+SHIPPED = sorted(p.name for p in (REPO_ROOT / "checkpoints").glob("*.ckpt"))
+
+
+def test_checkpoints_are_shipped():
+    assert {"move_stack_state_diffog.ckpt", "arrange_desk_state_diffog.ckpt"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_checkpoint_loads_and_refines_within_the_table_vii_bound(name):
+def test_shipped_checkpoint_loads_and_refines_within_its_bound(name):
     path = REPO_ROOT / "checkpoints" / name
     assert path.stat().st_size < 50e6
-    policy = load_policy(path, seed=0)
-    assert policy.config["task"]["name"] == "move_stack" and policy.config["task"]["refine"]["bound"] == 0.05
-    assert policy.dt == pytest.approx(0.16) and policy.has_layer
-    rng = np.random.default_rng(0)
+    runtime = load_runtime_policy(path, refiner="diffog", seed=0)
+    policy = runtime.loaded
+    bound = torch.as_tensor(policy.config["task"]["refine"]["bound"], dtype=torch.float32)
+    assert policy.has_layer and bound.numel() in (1, len([n for n in policy.joint_names if "gripper" not in n]))
     mid = {k: policy.normalizer.unnormalize(k, torch.zeros(policy.normalizer.dim(k))).numpy()  # mid-range values
            for k in policy.lowdim_keys}
-    qpos = np.tile(mid["qpos"], (policy.n_obs_steps, 1))
-    obs = {k: np.tile(v, (policy.n_obs_steps, 1)) for k, v in mid.items()}
-    if policy.cameras:
-        obs["images"] = {c: rng.integers(0, 255, (2, *policy.image_size, 3), dtype=np.uint8) for c in policy.cameras}
-    raw, refined, stats = policy.predict_chunk(obs, past_action=qpos[-1])
+    qpos = np.zeros(14)
+    qpos[runtime.index] = mid["qpos"]
+    rng = np.random.default_rng(0)
+    streams = {k: v for k, v in mid.items() if k != "qpos"}
+    streams.update({c: rng.integers(0, 255, (*policy.image_size, 3), dtype=np.uint8) for c in policy.cameras})
+    history = [Observation(stamp=policy.dt * k, qpos=qpos, streams=streams) for k in range(policy.n_obs_steps)]
+    raw = runtime.infer(history)
+    refined, stats = runtime.refine(raw, qpos)
     assert raw.shape == refined.shape == (policy.chunk_length, 14) and stats["converged"]
-    n = policy.normalizer.normalize("action", torch.tensor(np.vstack([qpos[-1], refined]), dtype=torch.float32))
+    idle = [i for i in range(14) if i not in runtime.index]
+    np.testing.assert_array_equal(refined[:, idle], np.tile(qpos[idle], (len(refined), 1)))
+    n = policy.normalizer.normalize("action", torch.tensor(np.vstack([qpos, refined])[:, runtime.index],
+                                                           dtype=torch.float32))
     dims = [i for i, j in enumerate(policy.joint_names) if "gripper" not in j]
-    assert n[1:, dims].sub(n[:-1, dims]).abs().max() <= 0.05 + 1e-5
+    assert torch.all(n[1:, dims].sub(n[:-1, dims]).abs() <= bound + 1e-5)

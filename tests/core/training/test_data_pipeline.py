@@ -33,9 +33,36 @@ def test_normalizer_maps_range_to_unit_interval_and_round_trips():
     y = norm.normalize("action", torch.tensor(x))
     assert y[:, 0].min() == -1 and y[:, 0].max() == 1
     assert torch.allclose(y[:, 1], torch.zeros(50)), "a constant dimension is centred, not divided by ~0"
+    assert y[:, 2].abs().max() < 0.06, "a 1 cm range spans the minimum span (0.2), not the whole output range"
     assert torch.allclose(norm.unnormalize("action", y), torch.tensor(x, dtype=torch.float32), atol=1e-6)
     again = MinMaxNormalizer.from_state_dict(norm.state_dict())
     assert torch.equal(again.normalize("action", torch.tensor(x)), y)
+
+
+def test_a_tiny_data_range_never_maps_onto_the_full_output_range():
+    # an idle joint (constant), one that sags by 2 mrad, and one that moves 1 rad
+    x = np.stack([np.full(50, 0.4), 0.4 + np.linspace(0, 2e-3, 50), np.linspace(-0.5, 0.5, 50)], axis=1)
+    norm = MinMaxNormalizer.fit({"action": x, "qpos": x}, min_span={"action": 0.2, "qpos": 0.2})
+    assert norm.span("action").tolist() == pytest.approx([0.2, 0.2, 1.0])
+    # the policy's whole output range [-1, 1] is at most +-min_span/2 around the data on the flat joints
+    swing = norm.unnormalize("action", torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]))
+    assert (swing[1] - swing[0]).tolist() == pytest.approx([0.2, 0.2, 1.0])
+    # 0.02 rad of error on a near-constant input reads as 0.2 in normalized units, not ~20
+    off = norm.normalize("qpos", torch.tensor([[0.42, 0.421, 0.0]]))
+    assert off[0, :2].abs().max() < 0.25
+    # observations far outside the data are clipped to the margin; actions are not
+    far = torch.tensor([[5.0, 5.0, 5.0]])
+    assert norm.normalize_observation("qpos", far).max() == norm.obs_clip == 1.5
+    assert norm.normalize("action", far).max() > 40
+    again = MinMaxNormalizer.from_state_dict(norm.state_dict())
+    assert torch.equal(again.span("action"), norm.span("action")) and again.obs_clip == 1.5
+
+
+def test_normalizer_settings_are_validated():
+    with pytest.raises(ValueError, match="min_span"):
+        MinMaxNormalizer.fit({"action": np.zeros((3, 2))}, min_span={"action": 0.0})
+    with pytest.raises(ValueError, match="obs_clip"):
+        MinMaxNormalizer.fit({"action": np.zeros((3, 2))}, obs_clip=float("nan"))
 
 
 def test_normalizer_rejects_nan_wrong_width_and_unknown_streams():
@@ -91,5 +118,5 @@ def test_dataset_rejects_nan_actions_and_other_joint_layouts(tmp_path):
         ChunkDataset([path], horizon=4, n_obs_steps=2, n_action_steps=2)
     names = [f"joint_{i}" for i in range(14)]
     other = write_episode(other_dir, q, q, q, q, metadata={"joint_names": names})
-    with pytest.raises(ValueError, match="recorded joints"):
+    with pytest.raises(ValueError, match="not among the recorded"):
         ChunkDataset([other], horizon=4, n_obs_steps=2, n_action_steps=2, joint_names=action_joint_names())

@@ -7,7 +7,7 @@ each step (run the other nodes with use_sim_time) and stepping at `real_time_fac
 can); without it, it steps on a wall timer at 50 Hz and stamps with wall time. Bad commands are logged and dropped:
 the arms keep their last good goal. Extra services: ~/reset (std_srvs/Trigger, next seed, or the `seed` parameter
 when it was set since) and ~/success (std_msgs/Bool, published each step), ~/object_poses (std_msgs/Float64MultiArray each step: the objects' poses
-as diffog.data.object_poses lays them out, for state-based policies).
+as SimAloha.object_poses lays them out, for state-based policies).
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from std_msgs.msg import Bool, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
 from diffog.config import load_robot_description
-from diffog.data.object_poses import object_poses
 from diffog.hardware.robot import RobotError
 from diffog.sim.env import DT, SimulationError
 from diffog.sim.server import SimServer
@@ -142,7 +141,7 @@ class SimNode(Node):
             pub.publish(JointState(header=Header(stamp=stamp), name=list(f.name), position=f.position,
                                    velocity=f.velocity, effort=f.effort))
         self.success_pub.publish(Bool(data=self.server.success()))
-        self.poses_pub.publish(Float64MultiArray(data=object_poses(self.server.env).astype(float).tolist()))
+        self.poses_pub.publish(Float64MultiArray(data=self.server.env.object_poses().astype(float).tolist()))
         if self.camera_every and self.ticks % self.camera_every == 0:
             for cam, img in self.server.images().items():
                 msg = Image(header=Header(stamp=stamp, frame_id=cam), height=img.shape[0], width=img.shape[1],
