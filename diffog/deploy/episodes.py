@@ -1,5 +1,6 @@
 """Closed-loop episodes over ROS, summarized: success and the executed trajectory's smoothness per refiner,
-measured like diffog.training.rollout (normalized actions at the policy's step, paper Appendix VIII-B)."""
+measured like the sim evaluation (diffog.evaluation; normalized actions at the policy's step, paper Appendix
+VIII-B)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from diffog.config import joint_indices
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.refine import continuous_dims_from_names, trajectory_metrics
 
@@ -21,12 +23,13 @@ def resample(times: np.ndarray, values: np.ndarray, dt: float) -> np.ndarray:
 
 def executed_metrics(times: np.ndarray, commands: np.ndarray, dt: float, normalizer: MinMaxNormalizer,
                      joint_names: Sequence[str]) -> dict[str, float]:
-    """Velocity / acceleration max and std of the commanded path, sampled at the policy step `dt`, in the
-    normalized action units the bounds live in, over the continuous (non-gripper) joints; empty when the
-    commands span less than three steps (an episode the policy spent holding)."""
+    """Velocity / acceleration max and std of the commanded path (robot layout, 14 per row), sampled at the
+    policy step `dt`, in the normalized action units the bounds live in, over the policy's continuous
+    (non-gripper) joints `joint_names`; empty when the commands span less than three steps (an episode the
+    policy spent holding)."""
     if len(times) < 2 or times[-1] - times[0] < 2 * dt:
         return {}
-    path = torch.as_tensor(resample(times, commands, dt), dtype=torch.float32)
+    path = torch.as_tensor(resample(times, commands, dt)[:, joint_indices(list(joint_names))], dtype=torch.float32)
     dims = continuous_dims_from_names(joint_names)
     return {k: float(v) for k, v in trajectory_metrics(normalizer.normalize("action", path), dt, dims).items()}
 

@@ -18,17 +18,18 @@ import torch
 
 from diffog.deploy.aloha_topics import AlohaTopics
 from diffog.deploy.controller import PolicyController
+from diffog.deploy.episodes import executed_metrics
 from diffog.deploy.observation import ObservationMatcher
 from diffog.deploy.runtime_policy import RuntimePolicy, load_runtime_policy
 from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
 from diffog.evaluation.failures import FailureWatch
 from diffog.hardware.robot import Bimanual
 from diffog.hardware.sim_arm import SimRobot
-from diffog.refine import continuous_dims_from_names, trajectory_metrics
 from diffog.sim import make_env
 from diffog.sim.env import DT, SimulationError
 
 OBSERVATION_TIMEOUT_S = 0.5  # as the policy node's default
+METRICS_NAN = dict.fromkeys(("velocity_max", "velocity_std", "acceleration_max", "acceleration_std"), float("nan"))
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def load(checkpoint: str, settings: RolloutSettings) -> RuntimePolicy:
 def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSettings,
                 keep_trace: bool = False) -> dict:
     """One episode from `seed`: success, failure mode, holds, timings and the executed trajectory's metrics
-    (commands at the policy's step spacing, normalized, continuous joints). The policy's sampling noise is
+    (the commands at the policy's step spacing, normalized, continuous joints; as the ROS episode runner). The policy's sampling noise is
     seeded from `seed`, so an episode's result does not depend on which process ran it."""
     loaded = policy.loaded
     loaded.reseed(seed)
@@ -118,22 +119,11 @@ def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSe
            "steps": step + 1, "inferences": plans, "holds": holds,
            "inference_s": float(np.mean(inference_s)) if inference_s else float("nan"),
            "refinement_s": float(np.mean(refine_s)) if refine_s else float("nan"),
-           **executed_metrics(policy, np.array(commands), frame_every)}
+           **METRICS_NAN, **executed_metrics(DT * np.arange(len(commands)), np.array(commands), policy.dt,
+                                             policy.loaded.normalizer, policy.policy_joint_names)}
     if keep_trace:
         out["commands"] = np.array(commands)
     return out
-
-
-def executed_metrics(policy: RuntimePolicy, commands: np.ndarray, frame_every: int) -> dict[str, float]:
-    """The paper's trajectory metrics (VIII-B) of what was commanded, sampled at the policy's step spacing, in
-    the policy's normalized units over its continuous joints; NaN when too short for an acceleration."""
-    keys = ("velocity_max", "velocity_std", "acceleration_max", "acceleration_std")
-    traj = commands[::frame_every][:, policy.index] if len(commands) else commands
-    if len(traj) < 3:
-        return {k: float("nan") for k in keys}
-    ntraj = policy.loaded.normalizer.normalize("action", torch.as_tensor(traj, dtype=torch.float32))
-    m = trajectory_metrics(ntraj, policy.dt, continuous_dims_from_names(policy.policy_joint_names))
-    return {k: float(m[k]) for k in keys}
 
 
 _WORKER: dict = {}
