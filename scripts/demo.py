@@ -37,8 +37,8 @@ def table(summary: dict[str, dict]) -> str:
 
 
 def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog", title: str = "sim") -> int:
-    """Raw vs refined first action of each chunk over the first `refiner` episode, on the six joints that move
-    most (a one-arm policy leaves the other arm still)."""
+    """Raw vs refined chunks over the first `refiner` episode, each drawn until the next chunk was planned (the
+    part that was executed), on the six joints that move most (a one-arm policy leaves the other arm still)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -50,28 +50,34 @@ def plot_chunks(bag: pathlib.Path, png: pathlib.Path, refiner: str = "diffog", t
         raise RuntimeError(f"{bag} holds no {refiner} chunks")
     t = np.array([c.header.stamp.sec + c.header.stamp.nanosec * 1e-9 for c in chunks])
     first_episode = np.concatenate([[0], np.flatnonzero(np.diff(t) > 2.0) + 1, [len(t)]])[:2]
-    sel = slice(*first_episode)
-    d = len(chunks[0].joint_names)
-    raw = np.stack([np.asarray(c.raw_chunk).reshape(-1, d)[0] for c in chunks[sel]])
-    ref = np.stack([np.asarray(c.refined_chunk).reshape(-1, d)[0] for c in chunks[sel]])
-    tt = t[sel] - t[sel][0]
+    chunks, t = chunks[slice(*first_episode)], t[slice(*first_episode)] - t[first_episode[0]]
     names = list(chunks[0].joint_names)
+    d, dt = len(names), float(chunks[0].dt)
+    ends = [*t[1:], t[-1] + dt * (chunks[-1].horizon - 1)]
+    pieces = []  # (times, raw, refined) of each chunk's executed part
+    for c, start, end in zip(chunks, t, ends):
+        k = np.arange(c.horizon)
+        keep = start + k * dt <= end + 1e-6
+        pieces.append((start + k[keep] * dt, np.asarray(c.raw_chunk).reshape(-1, d)[keep],
+                       np.asarray(c.refined_chunk).reshape(-1, d)[keep]))
+    ref_all = np.concatenate([p[2] for p in pieces])
     arm = [j for j, n in enumerate(names) if not n.endswith("gripper")]
-    moving = sorted(sorted(arm, key=lambda j: -np.ptp(ref[:, j]))[:6])
+    moving = sorted(sorted(arm, key=lambda j: -np.ptp(ref_all[:, j]))[:6])
     fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharex=True)
     for j, ax in zip(moving, axes.flat):
-        ax.plot(tt, raw[:, j], color="tab:red", alpha=0.7, label="raw (Diffusion Policy)")
-        ax.plot(tt, ref[:, j], color="tab:blue", label=f"refined ({refiner})")
+        for i, (tt, raw, ref) in enumerate(pieces):
+            ax.plot(tt, raw[:, j], color="tab:red", alpha=0.7, label="raw (Diffusion Policy)" if i == 0 else None)
+            ax.plot(tt, ref[:, j], color="tab:blue", label=f"refined ({refiner})" if i == 0 else None)
         ax.set_title(names[j])
         ax.set_ylabel("rad")
     for ax in axes[-1]:
         ax.set_xlabel("time in episode (s)")
     axes[0, 0].legend(loc="best", fontsize=8)
-    fig.suptitle(f"{title}: first action of each chunk, raw vs refined by {refiner}")
+    fig.suptitle(f"{title}: each chunk until the next one, raw vs refined by {refiner}")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=100)
-    return len(tt)
+    return len(chunks)
 
 
 def main(argv: list[str] | None = None) -> int:

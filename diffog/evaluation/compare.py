@@ -29,11 +29,11 @@ METRICS = ("velocity_max", "velocity_std", "acceleration_max", "acceleration_std
 
 
 def run(checkpoints: dict[str, str], seeds: list[int], n_action_steps: list[int | None], overlap: bool,
-        workers: int | None, max_steps: int) -> list[dict]:
+        workers: int | None, max_steps: int, methods: list[str] | None = None) -> list[dict]:
     rows = []
     for n in n_action_steps:
         for name, which, refiner in METHODS:
-            if which not in checkpoints:
+            if which not in checkpoints or (methods and name not in methods):
                 continue
             settings = RolloutSettings(refiner, n, overlap, max_steps=max_steps)
             t0 = time.perf_counter()
@@ -99,13 +99,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-action-steps", type=int, nargs="+", default=[8, 1],
                         help="actions per inference to compare (8: the paper's setting, 1: receding horizon)")
     parser.add_argument("--overlap", action="store_true")
+    parser.add_argument("--methods", nargs="+", choices=[m[0] for m in METHODS], default=None,
+                        help="rows to run (default: every one whose checkpoint is given)")
     parser.add_argument("--max-steps", type=int, default=1200)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("outputs/compare"))
     args = parser.parse_args(argv)
     checkpoints = {k: v for k, v in (("base", args.base), ("refine", args.refine), ("dataset", args.dataset)) if v}
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))
-    rows = run(checkpoints, seeds, args.n_action_steps, args.overlap, args.workers, args.max_steps)
+    rows = run(checkpoints, seeds, args.n_action_steps, args.overlap, args.workers, args.max_steps, args.methods)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows)
     (args.out / "comparison.md").write_text(

@@ -1,5 +1,7 @@
 """Object poses recorded in sim episodes, failure modes from the physics state, and the closed-loop sim rollout
 through the deploy runtime."""
+import json
+
 import mujoco
 import numpy as np
 import pytest
@@ -83,3 +85,17 @@ def test_rollout_runs_the_deploy_runtime_in_the_sim(base_run):
     assert run["inferences"] == steps and chunks["runs"][0]["inferences"] == steps // 8
     # the safety filter is in the loop: steps beyond its limit are refused and the arms hold
     assert strict["runs"][0]["holds"] > 0 and strict["runs"][0]["velocity_max"] == 0.0
+
+
+def test_comparison_command_writes_a_table_and_plots(base_run, tmp_path):
+    from diffog.evaluation.compare import main as compare
+
+    out = tmp_path / "cmp"
+    compare(["--base", base_run["checkpoint"], "--episodes", "1", "--first-seed", "7", "--max-steps", "16",
+             "--n-action-steps", "8", "--workers", "1", "--methods", "base DP", "constraint clipping",
+             "--out", str(out)])
+    table = (out / "comparison.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| 8 actions")]
+    assert [r.split(" | ")[1] for r in rows] == ["base DP", "constraint clipping"]
+    assert all("0/1" in r and "missed grasp (box) 1" in r for r in rows)
+    assert (out / "comparison.png").stat().st_size > 1000 and len(json.loads((out / "comparison.json").read_text())) == 2
