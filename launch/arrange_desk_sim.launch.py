@@ -1,7 +1,7 @@
 """arrange_desk in the MuJoCo sim over ROS: sim ALOHA (the real robot's topics, /clock), policy, bag recorder, and the
 episode runner that resets the sim, compares the refiners and ends the launch when done.
 
-    ros2 launch launch/arrange_desk_sim.launch.py checkpoint:=checkpoints/arrange_desk_image_diffog.ckpt episodes:=3 \\
+    ros2 launch launch/arrange_desk_sim.launch.py checkpoint:=checkpoints/arrange_desk_state_diffog.ckpt episodes:=3 \\
         output:=runs/arrange_desk.json bag:=runs/arrange_desk_bag
 Parameters: config/arrange_desk_sim.yaml.
 Without ros2 launch: python -m diffog.deploy.graph_runner arrange_desk_sim --arg NAME=VALUE ...

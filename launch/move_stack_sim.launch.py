@@ -1,7 +1,7 @@
 """move_stack in the MuJoCo sim over ROS: sim ALOHA (the real robot's topics, /clock), policy, bag recorder, and the
 episode runner that resets the sim, compares the refiners and ends the launch when done.
 
-    ros2 launch launch/move_stack_sim.launch.py checkpoint:=checkpoints/move_stack_image_diffog.ckpt episodes:=3 \\
+    ros2 launch launch/move_stack_sim.launch.py checkpoint:=checkpoints/move_stack_state_diffog.ckpt episodes:=3 \\
         output:=runs/move_stack.json bag:=runs/move_stack_bag
 Parameters: config/move_stack_sim.yaml.
 Without ros2 launch: python -m diffog.deploy.graph_runner move_stack_sim --arg NAME=VALUE ...

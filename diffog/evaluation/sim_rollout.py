@@ -49,11 +49,10 @@ def load(checkpoint: str, settings: RolloutSettings) -> RuntimePolicy:
                                n_action_steps=settings.n_action_steps, overlap=settings.overlap, seed=0)
 
 
-def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSettings,
-                keep_trace: bool = False) -> dict:
+def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSettings) -> dict:
     """One episode from `seed`: success, failure mode, holds, timings and the executed trajectory's metrics
-    (the commands at the policy's step spacing, normalized, continuous joints; as the ROS episode runner). The policy's sampling noise is
-    seeded from `seed`, so an episode's result does not depend on which process ran it."""
+    (the commands at the policy's step spacing, normalized, continuous joints; as the ROS episode runner).
+    The policy's sampling noise is seeded from `seed`: a result does not depend on which process ran it."""
     loaded = policy.loaded
     loaded.reseed(seed)
     env = make_env(task, seed=seed, render_size=loaded.image_size if policy.cameras else None,
@@ -121,8 +120,6 @@ def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSe
            "refinement_s": float(np.mean(refine_s)) if refine_s else float("nan"),
            **METRICS_NAN, **executed_metrics(DT * np.arange(len(commands)), np.array(commands), policy.dt,
                                              policy.loaded.normalizer, policy.policy_joint_names)}
-    if keep_trace:
-        out["commands"] = np.array(commands)
     return out
 
 
