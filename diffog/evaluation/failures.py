@@ -11,19 +11,21 @@ SUCCESS, DIVERGED, KNOCKED_OVER, TIMEOUT = "success", "diverged", "knocked over"
 
 class FailureWatch:
     """Call `update()` after every sim step; `mode()` names the outcome: success, diverged (the physics blew up),
-    knocked over (an upright object tipped), the task's own drop (move_stack: the spoon fell during the carry),
+    knocked over (the first upright object that tipped), the task's own drop (move_stack: the spoon fell during the carry),
     missed grasp (a body the task carries was never lifted; the first one in task order), else timeout."""
 
     def __init__(self, env):
         self.env, self.task = env, env.task
         self.start_z = {b: env.body_pos(b)[2] for b in self.task.carried}
         self.lifted: set[str] = set()
-        self.knocked_over = self.dropped = False
+        self.tipped: str | None = None  # the first upright body that tipped
+        self.dropped = False
 
     def update(self) -> None:
         env = self.env
         self.lifted |= {b for b, z in self.start_z.items() if env.body_pos(b)[2] > z + LIFT_M}
-        self.knocked_over |= any(env.body_xmat(b)[2, 2] < TIPPED_COS for b in self.task.upright)
+        if self.tipped is None:
+            self.tipped = next((b for b in self.task.upright if env.body_xmat(b)[2, 2] < TIPPED_COS), None)
         if self.lifted and not self.dropped:
             self.dropped = self.task.dropped(env)
 
@@ -32,8 +34,8 @@ class FailureWatch:
             return SUCCESS
         if diverged:
             return DIVERGED
-        if self.knocked_over:
-            return KNOCKED_OVER
+        if self.tipped is not None:
+            return f"{KNOCKED_OVER} ({self.tipped})"
         if self.dropped:
             return self.task.drop_name
         missed = [b for b in self.task.carried if b not in self.lifted]

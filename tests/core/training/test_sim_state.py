@@ -65,7 +65,7 @@ def test_failure_modes_come_from_the_physics_state():
         assert watch.mode(False, False) == "spoon fell during the carry"
         _place(env, "cup", cup, tilt=np.pi / 2)
         watch.update()
-        assert watch.mode(False, False) == "knocked over"
+        assert watch.mode(False, False) == "knocked over (cup)"
     finally:
         env.close()
 
