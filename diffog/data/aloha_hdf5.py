@@ -106,7 +106,7 @@ class EpisodeWriter:
         self._image_shapes: dict[str, tuple[int, ...]] = {}
         self._closed = False
         self._series: dict[str, tuple[h5py.Dataset, int]] = {}  # name -> (dataset, time axis)
-        self._extra_names: list[str] = []
+        self._extras: list[str] = []  # extra low-dim streams, fixed by the first frame
         for key in ("observations/qpos", "observations/qvel", "observations/effort", "action"):
             self._add_series(key, (state_dim,), "f8")
         self._file.create_group("observations/images")
@@ -156,9 +156,8 @@ class EpisodeWriter:
         extras = dict(extras or {})
         if bad := set(extras) & {"qpos", "qvel", "effort", "images"}:
             raise ValueError(f"extra streams may not reuse ALOHA's names {sorted(bad)}")
-        known = {k.removeprefix("observations/") for k in self._extra_names}
-        if self._frames and set(extras) != known:
-            raise ValueError(f"extra streams {sorted(extras)}, earlier frames had {sorted(known)}")
+        if self._frames and set(extras) != set(self._extras):
+            raise ValueError(f"extra streams {sorted(extras)}, earlier frames had {sorted(self._extras)}")
         for k, v in extras.items():
             size = self._series[f"observations/{k}"][0].shape[1] if self._frames else np.size(v)
             rows[k] = finite_vector(k, v, size)
@@ -179,7 +178,7 @@ class EpisodeWriter:
             self._create_frame_series(frames, stamps)
             for key in extras:
                 self._add_series(f"observations/{key}", (len(rows[key]),), "f8")
-                self._extra_names.append(f"observations/{key}")
+                self._extras.append(key)
         self._reserve(t)
         for key, row in rows.items():
             self._series["action" if key == "action" else f"observations/{key}"][0][t] = row

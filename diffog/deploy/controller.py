@@ -54,8 +54,8 @@ class PlanResult:
 
 
 class PolicyController:
-    """`plan(now)` runs on the planning thread at the policy rate, `command(now)` on the executor at the command
-    rate, and `add_observation` from the subscriptions; a lock guards only the streamer hand-over, so inference
+    """`plan(now)` runs on the planning thread whenever `plan_due(now)`, `command(now)` on the executor at the
+    command rate, and `add_observation` from the subscriptions; a lock guards only the streamer hand-over, so inference
     never blocks the other two."""
 
     def __init__(self, infer: InferFn, refine: RefineFn, matcher: ObservationMatcher, safety: SafetyFilter,
@@ -120,8 +120,8 @@ class PolicyController:
                 return result
             start = self.last_sent if self.last_sent is not None else past  # commands went on during inference
             begin = (clock or (lambda: now))()
-            self.latency_s = max(begin - now, 0.0) if self.latency_s == 0.0 else \
-                0.8 * self.latency_s + 0.2 * max(begin - now, 0.0)
+            latency = max(begin - now, 0.0)
+            self.latency_s = latency if self.latency_s == 0.0 else 0.8 * self.latency_s + 0.2 * latency
             # time-aligned: chunk action k is due k dt after the observation (action 0 is the command for the
             # observation's time, which the command in effect already holds), so actions 1..n are executed
             n = self.execution.n_action_steps

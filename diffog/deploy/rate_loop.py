@@ -3,13 +3,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+
+RATE_WINDOW = 500  # ticks the achieved rate is measured over (10 s at 50 Hz): memory stays bounded
+
+
+def rate_hz(times: Sequence[float]) -> float:
+    """Events per second over `times` (ascending); 0 for fewer than two or a zero span."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
 
 class RateLoop:
     """Runs `fn()` every 1/rate_hz s of `clock` (default: monotonic wall time; a ROS clock follows /clock in
     simulation). A tick that overruns its period delays the next one rather than queueing catch-up ticks;
-    `tick_times` keeps every start time for the achieved rate."""
+    `tick_times` keeps the last RATE_WINDOW start times for the achieved rate."""
 
     def __init__(self, rate_hz: float, fn: Callable[[], object], on_error: Callable[[BaseException], None],
                  clock: Callable[[], float] = time.monotonic):
@@ -19,7 +27,7 @@ class RateLoop:
         self._fn, self._on_error, self._clock = fn, on_error, clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="policy-rate-loop", daemon=True)
-        self.tick_times: list[float] = []
+        self.tick_times: deque[float] = deque(maxlen=RATE_WINDOW)
 
     def start(self) -> None:
         self._thread.start()
@@ -30,8 +38,7 @@ class RateLoop:
             self._thread.join(timeout)
 
     def achieved_rate_hz(self) -> float:
-        t = self.tick_times
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+        return rate_hz(self.tick_times)
 
     def _run(self) -> None:
         next_tick = self._clock()

@@ -18,10 +18,10 @@ class ChunkStreamer:
         return self._times is not None
 
     def load(self, actions: np.ndarray, dt: float, now: float, start: np.ndarray,
-             first_time: float | None = None) -> int:
+             first_time: float | None = None) -> None:
         """Follow `actions` (N x D), due at `first_time` + k dt (default now + dt), from `start` (the current
         command or measured position) at `now`. Actions already due by `now` (an inference that took longer
-        than dt) are skipped. Returns how many actions will be executed (0 loads nothing)."""
+        than dt) are skipped; if none is left, nothing is loaded."""
         actions = np.asarray(actions, dtype=np.float64)
         if actions.ndim != 2 or len(actions) == 0 or actions.shape[1] != len(start) or not dt > 0:
             raise ValueError(f"need N>0 actions of dim {len(start)} and dt>0, got {actions.shape}, dt={dt}")
@@ -29,10 +29,9 @@ class ChunkStreamer:
         ahead = times > now + 1e-9
         if not ahead.any():
             self.stop()
-            return 0
+            return
         self._points = np.vstack([np.asarray(start, dtype=np.float64)[None], actions[ahead]])
         self._times = np.concatenate([[now], times[ahead]])
-        return int(ahead.sum())
 
     def sample(self, now: float) -> np.ndarray | None:
         """The command for time `now`; after the last action once (a late tick still lands on it), then None:

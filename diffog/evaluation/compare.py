@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from diffog.evaluation.sim_rollout import RolloutSettings, evaluate
+from diffog.evaluation.sim_rollout import METRICS, RolloutSettings, evaluate
 
 METHODS = (  # (row, which checkpoint, refiner)
     ("base DP", "base", "none"),
@@ -25,7 +25,6 @@ METHODS = (  # (row, which checkpoint, refiner)
     ("constraint clipping", "base", "clip"),
     ("penalty optimization", "base", "penalty"),
 )
-METRICS = ("velocity_max", "velocity_std", "acceleration_max", "acceleration_std")
 
 
 def run(checkpoints: dict[str, str], seeds: list[int], n_action_steps: list[int | None], overlap: bool,

@@ -8,6 +8,7 @@ policy (lockstep), so inference takes no sim time.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,16 +21,17 @@ from diffog.deploy.aloha_topics import AlohaTopics
 from diffog.deploy.controller import PolicyController
 from diffog.deploy.episodes import executed_metrics
 from diffog.deploy.observation import ObservationMatcher
-from diffog.deploy.runtime_policy import RuntimePolicy, load_runtime_policy
+from diffog.deploy.runtime_policy import RuntimePolicy, load_runtime_policy, resolve_checkpoint
 from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
 from diffog.evaluation.failures import FailureWatch
 from diffog.hardware.robot import Bimanual
 from diffog.hardware.sim_arm import SimRobot
+from diffog.policy.checkpoint import read_checkpoint
 from diffog.sim import make_env
 from diffog.sim.env import DT, SimulationError
 
 OBSERVATION_TIMEOUT_S = 0.5  # as the policy node's default
-METRICS_NAN = dict.fromkeys(("velocity_max", "velocity_std", "acceleration_max", "acceleration_std"), float("nan"))
+METRICS = ("velocity_max", "velocity_std", "acceleration_max", "acceleration_std")  # paper VIII-B
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,11 @@ class RolloutSettings:
     overlap: bool = False
     step_scale: float = 3.0  # the sim graphs' setting: a jerky base policy acts (and fails) rather than holds
     max_steps: int = 1200    # control steps (50 Hz)
-    ddim_steps: int | None = None
 
 
 def load(checkpoint: str, settings: RolloutSettings) -> RuntimePolicy:
-    return load_runtime_policy(checkpoint, refiner=settings.refiner, ddim_steps=settings.ddim_steps,
-                               n_action_steps=settings.n_action_steps, overlap=settings.overlap, seed=0)
+    return load_runtime_policy(checkpoint, refiner=settings.refiner, n_action_steps=settings.n_action_steps,
+                               overlap=settings.overlap, seed=0)
 
 
 def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSettings) -> dict:
@@ -118,7 +119,7 @@ def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSe
            "steps": step + 1, "inferences": plans, "holds": holds,
            "inference_s": float(np.mean(inference_s)) if inference_s else float("nan"),
            "refinement_s": float(np.mean(refine_s)) if refine_s else float("nan"),
-           **METRICS_NAN, **executed_metrics(DT * np.arange(len(commands)), np.array(commands), policy.dt,
+           **dict.fromkeys(METRICS, float("nan")), **executed_metrics(DT * np.arange(len(commands)), np.array(commands), policy.dt,
                                              policy.loaded.normalizer, policy.policy_joint_names)}
     return out
 
@@ -141,21 +142,15 @@ def evaluate(checkpoint: str, seeds: Iterable[int], settings: RolloutSettings, t
     """Episodes over `seeds` in `workers` processes (default: one per core), summarized: success rate, failure
     modes, holds and the mean trajectory metrics; `runs` holds each episode."""
     seeds = list(seeds)
+    task = task or read_checkpoint(resolve_checkpoint(checkpoint))["config"]["task"]["name"]
     workers = max(1, min(workers or os.cpu_count() or 1, len(seeds)))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by the workers, as the policy node sets it
     if workers == 1:
         _init_worker(checkpoint, settings)
-        task = task or _WORKER["policy"].loaded.config["task"]["name"]
         runs = [_run_seed(task, s) for s in seeds]
     else:
-        import multiprocessing
-
         with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _init_worker,
                                  (checkpoint, settings)) as pool:
-            if task is None:
-                from diffog.policy.checkpoint import read_checkpoint
-
-                task = read_checkpoint(checkpoint)["config"]["task"]["name"]
             runs = list(pool.map(_run_seed, [task] * len(seeds), seeds))
     return summarize(task, runs, settings)
 
@@ -164,8 +159,7 @@ def summarize(task: str, runs: Sequence[dict], settings: RolloutSettings) -> dic
     failures: dict[str, int] = {}
     for r in runs:
         failures[r["failure"]] = failures.get(r["failure"], 0) + 1
-    metric_keys = ("velocity_max", "velocity_std", "acceleration_max", "acceleration_std", "inference_s",
-                   "refinement_s", "steps", "holds")
+    metric_keys = (*METRICS, "inference_s", "refinement_s", "steps", "holds")
     return {"task": task, "refiner": settings.refiner, "n_action_steps": settings.n_action_steps,
             "overlap": settings.overlap, "episodes": len(runs),
             "success_rate": float(np.mean([r["success"] for r in runs])), "failures": failures,

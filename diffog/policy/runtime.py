@@ -19,19 +19,19 @@ from diffog.policy.obs_encoder import IMAGE_PREFIX
 class LoadedPolicy:
     """Holds a DiffOGPolicy in eval mode with its EMA weights; see diffog.policy for the interface."""
 
-    def __init__(self, policy: DiffOGPolicy, config: Mapping, joint_names: Sequence[str], control_rate_hz: float,
+    def __init__(self, policy: DiffOGPolicy, config: Mapping, joint_names: Sequence[str], description: Mapping,
                  device: torch.device, seed: int | None = None):
         self.model = policy.to(device).eval()
         self.config = dict(config)
         p = self.config["policy"]
         self.normalizer: MinMaxNormalizer = policy.normalizer
         self.joint_names = list(joint_names)  # the joints the policy commands (a subset of the robot's)
-        self.robot_joint_names = action_joint_names()
-        self.joint_index = joint_indices(self.joint_names)  # where they sit in the robot's qpos / action
+        self.robot_joint_names = action_joint_names(description)
+        self.joint_index = joint_indices(self.joint_names, description)  # where they sit in the robot's qpos / action
         self.horizon, self.n_obs_steps, self.n_action_steps = p["horizon"], p["n_obs_steps"], p["n_action_steps"]
         self.chunk_length = self.horizon - self.n_obs_steps + 1  # steps from the current one on
         self.frame_skip = self.config["task"]["frame_skip"]
-        self.dt = self.frame_skip / control_rate_hz  # seconds between consecutive chunk actions
+        self.dt = self.frame_skip / description["control_rate_hz"]  # seconds between consecutive chunk actions
         self.cameras, self.image_size, self.lowdim_keys = list(p["cameras"]), tuple(p["image_size"]), list(p["lowdim_keys"])
         self.has_layer = policy.layer is not None
         self.device = device
@@ -95,5 +95,5 @@ def load_policy(checkpoint_path: str | os.PathLike, device: str | torch.device =
         policy.load_state_dict(payload["weights"])
     except RuntimeError as e:  # weights that do not fit the architecture their own config describes
         raise CheckpointError(f"{checkpoint_path}: weights do not match the checkpoint's config: {e}") from e
-    return LoadedPolicy(policy, payload["config"], payload["joint_names"], desc["control_rate_hz"],
+    return LoadedPolicy(policy, payload["config"], payload["joint_names"], desc,
                         torch.device(device), seed)

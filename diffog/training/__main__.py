@@ -18,7 +18,6 @@ import sys
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from diffog.deploy.refiners import REFINERS
 from diffog.policy.checkpoint import read_checkpoint, save_checkpoint
 from diffog.training.config import apply_overrides, compose_config
 
@@ -51,7 +50,8 @@ def _run(argv: list[str] | None) -> int:
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--first-seed", type=int, default=100_000, help="sim seeds (demos use 0, 1, ...)")
     p.add_argument("--max-steps", type=int, default=1200, help="control steps (50 Hz) per episode")
-    p.add_argument("--refiner", choices=REFINERS, default=None, help="default: diffog, or none for a base policy")
+    p.add_argument("--refiner", metavar="none|clip|penalty|diffog", default=None,
+                   help="default: diffog, or none for a base policy")
     p.add_argument("--raw", action="store_true", help="the DP's raw chunk (same as --refiner none)")
     p.add_argument("--n-action-steps", type=int, default=None, help="actions executed per inference "
                    "(default: the checkpoint's; 1 replans every policy step)")
@@ -75,9 +75,12 @@ def _run(argv: list[str] | None) -> int:
         payload["config"] = apply_overrides(payload["config"], args.overrides)
         summary = evaluate_checkpoint(payload, device=payload["config"]["device"])
     elif args.command == "rollout":
+        from diffog.deploy.refiners import REFINERS
         from diffog.evaluation.sim_rollout import RolloutSettings, evaluate
 
         refiner = "none" if args.raw else args.refiner
+        if refiner is not None and refiner not in REFINERS:
+            raise ValueError(f"unknown refiner {refiner!r}; choose one of {REFINERS}")
         if refiner is None:
             refiner = "none" if read_checkpoint(args.checkpoint)["config"]["mode"]["name"] == "base" else "diffog"
         settings = RolloutSettings(refiner, args.n_action_steps, args.overlap, args.step_scale, args.max_steps)

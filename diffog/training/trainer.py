@@ -132,11 +132,10 @@ def _train(cfg: dict, resume: Mapping | None, info: DistInfo) -> dict:
     np.random.seed(cfg["seed"] + info.rank)
     description = load_robot_description()
     robot = description["robot"]
-    joint_names = policy_joint_names(cfg["task"].get("arms"), description)
     normalizer, base_weights = None, None
-    if cfg["mode"]["name"] == "refine":
+    if cfg["mode"]["name"] == "refine":  # the base's policy config and arms
         cfg, normalizer, base_weights = _refine_base(cfg, action_joint_names(description), robot)
-        joint_names = policy_joint_names(cfg["task"].get("arms"), description)
+    joint_names = policy_joint_names(cfg["task"].get("arms"), description)
     if resume is not None:
         normalizer = MinMaxNormalizer.from_state_dict(resume["normalizer"])
 

@@ -238,3 +238,19 @@ def test_long_episode_grows_past_the_preallocation_and_is_trimmed(tmp_path):
     with pytest.raises(ValueError, match="earlier frames had"):
         w.add(q[1], q[1], q[1], q[1], timestamps={"action": 0.0})
     w.discard()
+
+
+def test_extra_low_dim_streams_round_trip_and_keep_their_layout(tmp_path):
+    q = np.zeros(14)
+    with EpisodeWriter(tmp_path) as w:
+        w.add(q, q, q, q, extras={"object_poses": np.arange(5.0)})
+        with pytest.raises(ValueError, match="extra streams"):
+            w.add(q, q, q, q)  # a frame without the stream the episode records
+        with pytest.raises(ValueError, match="expected 5 values"):
+            w.add(q, q, q, q, extras={"object_poses": np.arange(4.0)})
+        with pytest.raises(ValueError, match="ALOHA's names"):
+            w.add(q, q, q, q, extras={"qpos": q})
+        w.add(q, q, q, q, extras={"object_poses": np.arange(5.0) + 1})
+        path = w.close()
+    ep = read_episode(path)
+    assert len(ep) == 2 and np.array_equal(ep.extras["object_poses"], [np.arange(5.0), np.arange(5.0) + 1])

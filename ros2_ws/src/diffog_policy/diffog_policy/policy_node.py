@@ -22,6 +22,7 @@ goal (a ViperX with torque off falls under gravity); park them (sleep pose) befo
 from __future__ import annotations
 
 import os
+from collections import deque
 
 # One OpenBLAS thread, set before numpy loads it: the batch-1 DiffOG solve factors ~200x200 matrices, where a
 # second thread competing with the sim and camera processes made refinement 3x slower (bench_policy_rate).
@@ -44,7 +45,7 @@ from diffog.config import load_robot_description
 from diffog.deploy.aloha_topics import AlohaTopics
 from diffog.deploy.controller import PlanResult, PolicyController
 from diffog.deploy.observation import ObservationMatcher
-from diffog.deploy.rate_loop import RateLoop
+from diffog.deploy.rate_loop import RateLoop, rate_hz
 from diffog.deploy.runtime_policy import load_runtime_policy
 from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
 from diffog_policy.image_input import decode_image
@@ -109,7 +110,7 @@ class PolicyNode(Node):
         self.create_service(SetBool, "~/estop", self._on_estop)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / command_rate, self._on_command_tick)
-        self.plan_times: list[float] = []  # when each chunk was planned, for the achieved policy rate
+        self.plan_times: deque[float] = deque(maxlen=50)  # when the last chunks were planned: the policy rate
         # the planning thread looks at the command rate whether the next chunk is due
         self.loop = RateLoop(command_rate, self._on_policy_tick, on_error=self._on_tick_error, clock=self.now_s)
         self.loop.start()
@@ -142,7 +143,7 @@ class PolicyNode(Node):
         if not self.controller.plan_due(now):
             return
         result = self.controller.plan(now, clock=self.now_s)
-        self.plan_times = [*self.plan_times[-49:], now]
+        self.plan_times.append(now)
         if result.fault:  # rclpy ties a severity to each logging call site, hence two calls
             self.get_logger().error(f"holding: {result.hold_reason}", throttle_duration_sec=2.0)
         elif result.hold_reason:
@@ -172,7 +173,7 @@ class PolicyNode(Node):
 
     def _publish_diagnostics(self, r: PlanResult) -> None:
         values = {**{k: f"{v:.6f}" for k, v in r.latency.as_dict().items()},
-                  "refiner": self.policy.refiner, "achieved_rate_hz": f"{self._plan_rate_hz():.3f}",
+                  "refiner": self.policy.refiner, "achieved_rate_hz": f"{rate_hz(self.plan_times):.3f}",
                   "hold_reason": r.hold_reason}
         status = DiagnosticStatus(level=DiagnosticStatus.WARN if r.hold_reason else DiagnosticStatus.OK,
                                   name=f"{self.get_name()}: policy tick", hardware_id="aloha",
@@ -212,11 +213,6 @@ class PolicyNode(Node):
         response.message = "e-stop engaged: holding" if request.data else "e-stop released"
         self.get_logger().warning(response.message)
         return response
-
-    def _plan_rate_hz(self) -> float:
-        """Inferences per second over the last 50 (the policy rate: 1 / (n_action_steps x dt) when on time)."""
-        t = self.plan_times
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
 
     @staticmethod
     def _header(t: float) -> Header:
