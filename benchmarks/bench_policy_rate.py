@@ -20,9 +20,9 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 
-from diffog.config import load_robot_description
-from diffog.deploy.graph_runner import Graph, GraphProcess, load_graphs
-from diffog.deploy.runtime_policy import resolve_checkpoint, sim_camera_params
+from diffog.robot import load_robot_description
+from diffog.rostools.graph_runner import Graph, GraphProcess, load_graphs
+from diffog.deploy.deployed_policy import resolve_checkpoint, sim_camera_params
 from diffog.policy.checkpoint import read_checkpoint
 
 PARTS = ("observation_age_s", "inference_s", "refinement_s", "publish_s", "total_s")
@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     policy = next(n.fqn for n in nodes if n.executable == "policy_node")
     checkpoint = a.checkpoint or full.arguments["checkpoint"]
     params = {policy: {"n_action_steps": str(a.n_action_steps)}, "aloha_sim": sim_camera_params(checkpoint)}
-    task = read_checkpoint(resolve_checkpoint(checkpoint))["config"]["task"]
-    a.rate = 1.0 / (a.n_action_steps * task["frame_skip"] / load_robot_description()["control_rate_hz"])
+    task = read_checkpoint(resolve_checkpoint(checkpoint))["policy_config"].task
+    a.rate = 1.0 / (a.n_action_steps * task.frame_skip / load_robot_description().control_rate_hz)
 
     rclpy.init()
     node = rclpy.create_node("bench_policy_rate")

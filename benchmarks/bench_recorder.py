@@ -15,7 +15,7 @@ import cv2
 import h5py
 import numpy as np
 
-from diffog.hardware.recorder import EpisodeRecorder
+from diffog.data.recorder import EpisodeRecorder
 
 ARMS = ["follower_left", "follower_right"]
 CAMERAS = ["cam_high", "cam_low", "cam_left_wrist", "cam_right_wrist"]

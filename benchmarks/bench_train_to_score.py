@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from diffog.config import REPO_ROOT
+from diffog import REPO_ROOT
 from diffog.policy.checkpoint import read_checkpoint
 
 BENCH_SEEDS = 200_000

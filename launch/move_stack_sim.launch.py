@@ -3,15 +3,15 @@ episode runner that resets the sim, compares the refiners and ends the launch wh
 
     ros2 launch launch/move_stack_sim.launch.py checkpoint:=checkpoints/move_stack_state_diffog.ckpt episodes:=3 \\
         output:=runs/move_stack.json bag:=runs/move_stack_bag
-Parameters: config/move_stack_sim.yaml.
-Without ros2 launch: python -m diffog.deploy.graph_runner move_stack_sim --arg NAME=VALUE ...
+Nodes and arguments: graphs.yaml `move_stack_sim`; parameters: config/move_stack_sim.yaml.
+Without ros2 launch: python -m diffog.rostools.graph_runner move_stack_sim --arg NAME=VALUE ...
 """
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # ros2 launch loads this file by path
-from aloha_task import sim_launch  # noqa: E402
+from graph_launch import graph_launch_description  # noqa: E402
 
 
 def generate_launch_description():
-    return sim_launch("move_stack")
+    return graph_launch_description(__file__)

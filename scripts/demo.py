@@ -1,5 +1,5 @@
 """`make demo`: move the stack in the MuJoCo sim through the whole ROS graph (sim ALOHA node, policy node, bag
-recorder, episode runner; each its own process, started by diffog.deploy.graph_runner from launch/graphs.yaml),
+recorder, episode runner; each its own process, started by diffog.rostools.graph_runner from launch/graphs.yaml),
 with the shipped checkpoint, base policy vs DiffOG. Prints success and smoothness side by side and writes a PNG
 of the raw vs refined joint trajectories from the recorded bag.
 
@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from diffog.config import REPO_ROOT
-from diffog.deploy.graph_runner import GraphProcess, load_graphs
-from diffog.deploy.rosbag_io import project_typestore, read_bag
-from diffog.deploy.runtime_policy import sim_camera_params
+from diffog import REPO_ROOT
+from diffog.rostools.graph_runner import GraphProcess, load_graphs
+from diffog.rostools.rosbag_io import project_typestore, read_bag
+from diffog.deploy.deployed_policy import sim_camera_params
 
 ROWS = [("success_rate", "success rate", "{:.2f}"), ("commands", "commands sent", "{:.0f}"),
         ("velocity_max", "velocity max", "{:.3f}"),

@@ -30,7 +30,7 @@ import cv2
 import h5py
 import numpy as np
 
-from diffog.validation import finite_vector
+from diffog.robot.validation import finite_vector
 
 FORMAT = "diffog-aloha-1"
 EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from diffog.config import action_joint_names
+from diffog.robot import load_robot_description
 from diffog.data.aloha_hdf5 import Episode, list_episodes, read_episode
 from diffog.data.normalizer import DEFAULT_OBS_CLIP, MinMaxNormalizer
 from diffog.data.sampler import SequenceSampler
@@ -81,7 +81,7 @@ class ChunkDataset(Dataset):
         for path in paths:
             ep = read_episode(path, cameras=self.cameras)
             action = np.asarray(ep.action, dtype=np.float32)
-            names = list(ep.metadata.get("joint_names") or action_joint_names())  # ALOHA's files name none
+            names = list(ep.metadata.get("joint_names") or load_robot_description().action_joint_names)  # ALOHA's files name none
             if action.ndim != 2 or action.shape[1] != len(names):
                 raise ValueError(f"{path}: actions have shape {action.shape}, expected (T, {len(names)}) for {names}")
             index = slice(None)

@@ -1,2 +1,5 @@
-"""Runtime of the deployed policy, ROS-free: observation matching, refiner choice, chunk streaming, safety,
-latency accounting, the node-graph runner and rosbag helpers. The ROS node in diffog_policy is a shell over it."""
+"""Runtime of the deployed policy, ROS-free: the deployed policy (checkpoint -> raw and refined chunks in the
+robot's layout), its typed deployment config, observation matching, refiner choice, chunk streaming, latency
+accounting and the controller that ties them to the safety filter. The ROS policy node is this behind topics.
+May import: diffog.robot, diffog.refine, diffog.data, diffog.policy, diffog.hardware.
+"""

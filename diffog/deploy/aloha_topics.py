@@ -6,33 +6,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffog.config import load_robot_description
-from diffog.hardware.gripper import GripperConstants
+from diffog.robot import GripperConstants, RobotDescription, load_robot_description
 from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
 
 
 @dataclass(frozen=True)
 class AlohaTopics:
-    description: dict
+    description: RobotDescription
 
     @classmethod
-    def load(cls, description: dict | None = None) -> "AlohaTopics":
+    def load(cls, description: RobotDescription | None = None) -> "AlohaTopics":
         return cls(description or load_robot_description())
 
     @property
     def gripper(self) -> GripperConstants:
-        return GripperConstants(**self.description["gripper"]["follower"])
+        return self.description.gripper.follower
 
     @property
     def followers(self) -> list[str]:
-        return list(self.description["ros_interface"]["followers"])
+        return list(self.description.ros_interface.followers)
 
     @property
     def arm_joints(self) -> list[str]:
-        return list(self.description["arm_joints"])
+        return list(self.description.arm_joints)
 
     def topic(self, key: str, **fmt: str) -> str:
-        return self.description["ros_interface"][key].format(**fmt)
+        return self.description.ros_interface.topic(key, **fmt)
 
     def qpos_slices(self) -> dict[str, slice]:
         """Each follower's 7 entries of qpos (6 arm joints, normalized gripper), in ALOHA order."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from diffog.deploy.latency import LatencyBreakdown
 from diffog.deploy.observation import NonFiniteObservation, NoObservation, Observation, ObservationMatcher
-from diffog.deploy.safety import SafetyFilter, UnsafeCommand
+from diffog.robot.safety import SafetyFilter, UnsafeCommand
 from diffog.deploy.streamer import ChunkStreamer
 
 # (observation history, oldest first) -> raw chunk (T, D) in robot units

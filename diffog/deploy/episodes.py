@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from diffog.config import joint_indices
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.refine import continuous_dims_from_names, trajectory_metrics
 
@@ -22,14 +21,14 @@ def resample(times: np.ndarray, values: np.ndarray, dt: float) -> np.ndarray:
 
 
 def executed_metrics(times: np.ndarray, commands: np.ndarray, dt: float, normalizer: MinMaxNormalizer,
-                     joint_names: Sequence[str]) -> dict[str, float]:
+                     joint_names: Sequence[str], joint_index: Sequence[int]) -> dict[str, float]:
     """Velocity / acceleration max and std of the commanded path (robot layout, 14 per row), sampled at the
     policy step `dt`, in the normalized action units the bounds live in, over the policy's continuous
-    (non-gripper) joints `joint_names`; empty when the commands span less than three steps (an episode the
+    (non-gripper) joints `joint_names` (at `joint_index` in the robot's layout); empty when the commands span less than three steps (an episode the
     policy spent holding)."""
     if len(times) < 2 or times[-1] - times[0] < 2 * dt:
         return {}
-    path = torch.as_tensor(resample(times, commands, dt)[:, joint_indices(list(joint_names))], dtype=torch.float32)
+    path = torch.as_tensor(resample(times, commands, dt)[:, list(joint_index)], dtype=torch.float32)
     dims = continuous_dims_from_names(joint_names)
     return {k: float(v) for k, v in trajectory_metrics(normalizer.normalize("action", path), dt, dims).items()}
 

@@ -4,4 +4,5 @@ and the paper's comparison table (base DP, DiffOG, clipping, penalty).
 
 sim_rollout.py: one episode and many (`evaluate`); failures.py: failure modes from the physics state;
 compare.py: the comparison command (Markdown table and plots).
+May import: diffog.robot, diffog.refine, diffog.data, diffog.policy, diffog.hardware, diffog.sim, diffog.deploy.
 """

@@ -18,19 +18,17 @@ import numpy as np
 import torch
 
 from diffog.deploy.aloha_topics import AlohaTopics
-from diffog.deploy.controller import PolicyController
+from diffog.deploy.config import DeployConfig
+from diffog.deploy.deployed_policy import DeployedPolicy, build_controller, load_deployed_policy, resolve_checkpoint
 from diffog.deploy.episodes import executed_metrics
-from diffog.deploy.observation import ObservationMatcher
-from diffog.deploy.runtime_policy import RuntimePolicy, load_runtime_policy, resolve_checkpoint
-from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
 from diffog.evaluation.failures import FailureWatch
 from diffog.hardware.robot import Bimanual
 from diffog.hardware.sim_arm import SimRobot
 from diffog.policy.checkpoint import read_checkpoint
+from diffog.robot import UnsafeCommand, load_robot_description
 from diffog.sim import make_env
 from diffog.sim.env import DT, SimulationError
 
-OBSERVATION_TIMEOUT_S = 0.5  # as the policy node's default
 METRICS = ("velocity_max", "velocity_std", "acceleration_max", "acceleration_std")  # paper VIII-B
 
 
@@ -44,28 +42,28 @@ class RolloutSettings:
     step_scale: float = 3.0  # the sim graphs' setting: a jerky base policy acts (and fails) rather than holds
     max_steps: int = 1200    # control steps (50 Hz)
 
+    def deploy_config(self, checkpoint: str) -> DeployConfig:
+        """The policy node's deployment, lockstepped with the sim: every stream is stamped at the same instant."""
+        return DeployConfig(checkpoint=str(checkpoint), refiner=self.refiner, n_action_steps=self.n_action_steps,
+                            overlap=self.overlap, step_scale=self.step_scale, stamp_tolerance_s=DT / 2)
 
-def load(checkpoint: str, settings: RolloutSettings) -> RuntimePolicy:
-    return load_runtime_policy(checkpoint, refiner=settings.refiner, n_action_steps=settings.n_action_steps,
-                               overlap=settings.overlap, seed=0)
+
+def load(checkpoint: str, settings: RolloutSettings) -> DeployedPolicy:
+    return load_deployed_policy(settings.deploy_config(checkpoint), seed=0)
 
 
-def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSettings) -> dict:
+def run_episode(policy: DeployedPolicy, task: str, seed: int, settings: RolloutSettings) -> dict:
     """One episode from `seed`: success, failure mode, holds, timings and the executed trajectory's metrics
     (the commands at the policy's step spacing, normalized, continuous joints; as the ROS episode runner).
     The policy's sampling noise is seeded from `seed`: a result does not depend on which process ran it."""
-    loaded = policy.loaded
-    loaded.reseed(seed)
-    env = make_env(task, seed=seed, render_size=loaded.image_size if policy.cameras else None,
+    policy.reseed(seed)
+    env = make_env(task, seed=seed, render_size=policy.image_size if policy.cameras else None,
                    cameras=policy.cameras or None)
-    robot = SimRobot(env)
-    arms = Bimanual(robot.arms, "follower")
-    slices = AlohaTopics.load().qpos_slices()
-    history_s = (policy.n_obs_steps - 1) * policy.dt + OBSERVATION_TIMEOUT_S + DT
-    matcher = ObservationMatcher(slices, policy.streams, DT / 2, OBSERVATION_TIMEOUT_S, history_s)
-    controller = PolicyController(policy.infer, policy.refine, matcher,
-                                  SafetyFilter(JointLimits.from_description(), DT, settings.step_scale),
-                                  policy.dt, policy.execution, policy.n_obs_steps)
+    description = load_robot_description()
+    robot = SimRobot(env, description)
+    arms = Bimanual(robot.arms, "follower", description)
+    slices = AlohaTopics.load(description).qpos_slices()
+    controller = build_controller(policy, settings.deploy_config("-"), description)
     frame_every = max(1, round(policy.dt / DT))
     watch = FailureWatch(env)
     commands, plans, holds, inference_s, refine_s = [], 0, 0, [], []
@@ -120,7 +118,7 @@ def run_episode(policy: RuntimePolicy, task: str, seed: int, settings: RolloutSe
            "inference_s": float(np.mean(inference_s)) if inference_s else float("nan"),
            "refinement_s": float(np.mean(refine_s)) if refine_s else float("nan"),
            **dict.fromkeys(METRICS, float("nan")), **executed_metrics(DT * np.arange(len(commands)), np.array(commands), policy.dt,
-                                             policy.loaded.normalizer, policy.policy_joint_names)}
+                                             policy.normalizer, policy.policy_joint_names, policy.index)}
     return out
 
 
@@ -142,7 +140,7 @@ def evaluate(checkpoint: str, seeds: Iterable[int], settings: RolloutSettings, t
     """Episodes over `seeds` in `workers` processes (default: one per core), summarized: success rate, failure
     modes, holds and the mean trajectory metrics; `runs` holds each episode."""
     seeds = list(seeds)
-    task = task or read_checkpoint(resolve_checkpoint(checkpoint))["config"]["task"]["name"]
+    task = task or read_checkpoint(resolve_checkpoint(checkpoint))["policy_config"].task.name
     workers = max(1, min(workers or os.cpu_count() or 1, len(seeds)))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by the workers, as the policy node sets it
     if workers == 1:

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffog.config import load_robot_description
-from diffog.hardware.gripper import GripperConstants, GripperMapping
-from diffog.validation import finite_vector
+from diffog.robot import GripperConstants, RobotDescription, finite_vector, load_robot_description
 
 
 class RobotError(RuntimeError):
@@ -86,14 +84,14 @@ def checked_positions(name: str, positions: Sequence[float], count: int) -> np.n
 class Bimanual:
     """Left and right arms of one role ("leader" or "follower") in ALOHA's 14-dim layout."""
 
-    def __init__(self, arms: Mapping[str, Arm], role: str, description: dict | None = None):
+    def __init__(self, arms: Mapping[str, Arm], role: str, description: RobotDescription | None = None):
         d = description or load_robot_description()
-        if list(arms) != list(d["arms"]):
-            raise ValueError(f"expected arms {d['arms']}, got {list(arms)}")
+        if list(arms) != list(d.arms):
+            raise ValueError(f"expected arms {d.arms}, got {list(arms)}")
         if role not in ("leader", "follower"):
             raise ValueError(f"role must be 'leader' or 'follower', got {role!r}")
         self.arms = dict(arms)
-        self.gripper: GripperConstants = getattr(GripperMapping.from_description(d), role)
+        self.gripper: GripperConstants = getattr(d.gripper, role)
 
     def read(self) -> dict[str, ArmState]:
         return {side: arm.read() for side, arm in self.arms.items()}

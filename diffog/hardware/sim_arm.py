@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from diffog.config import load_robot_description
-from diffog.hardware.gripper import GripperMapping
+from diffog.robot import RobotDescription, load_robot_description
 from diffog.hardware.robot import Arm, ArmState, RobotError, checked_positions
 
 POSITION_MODES = ("position", "current_based_position")
@@ -20,12 +19,12 @@ POSITION_MODES = ("position", "current_based_position")
 class SimRobot:
     """`env` follows diffog.sim's contract (step / qpos / qvel / effort / set_torque / hold_action)."""
 
-    def __init__(self, env, description: dict | None = None):
+    def __init__(self, env, description: RobotDescription | None = None):
         d = description or load_robot_description()
         self.env = env
-        self.gripper = GripperMapping.from_description(d).follower
+        self.gripper = d.gripper.follower
         self.target = np.asarray(env.hold_action(), dtype=np.float64).copy()
-        self.arms = {side: SimArm(self, side, k) for k, side in enumerate(d["arms"])}
+        self.arms = {side: SimArm(self, side, k) for k, side in enumerate(d.arms)}
 
     def step(self) -> None:
         self.env.step(self.target)

@@ -9,8 +9,7 @@ import time
 
 import numpy as np
 
-from diffog.config import load_robot_description
-from diffog.deploy.safety import JointLimits
+from diffog.robot import JointLimits, RobotDescription, load_robot_description
 from diffog.hardware.robot import Bimanual
 
 
@@ -23,17 +22,17 @@ class Phase(enum.Enum):
 class Teleoperator:
     """Drive `followers` from `leaders` (both `Bimanual`). Call `prepare()` once, then `tick()` every `dt`."""
 
-    def __init__(self, leaders: Bimanual, followers: Bimanual, description: dict | None = None,
+    def __init__(self, leaders: Bimanual, followers: Bimanual, description: RobotDescription | None = None,
                  dt: float | None = None):
         d = description or load_robot_description()
-        cfg = d["teleop"]
+        cfg = d.teleop
         self.leaders, self.followers = leaders, followers
-        self.dt = dt or 1.0 / d["control_rate_hz"]
+        self.dt = dt or 1.0 / d.control_rate_hz
         self.limits = JointLimits.from_description(d)
-        self.max_step = self.limits.velocity * self.dt * cfg["max_step_scale"]
-        self.start_threshold = cfg["start_gesture_close_threshold"]
-        self.move_time_s = cfg["move_time_s"]
-        self.start_arm_pose = np.asarray(d["start_pose"][:6], dtype=np.float64)
+        self.max_step = self.limits.velocity * self.dt * cfg.max_step_scale
+        self.start_threshold = cfg.start_gesture_close_threshold
+        self.move_time_s = cfg.move_time_s
+        self.start_arm_pose = np.asarray(d.start_pose[:6], dtype=np.float64)
         self.phase = Phase.IDLE
         self.last_command: np.ndarray | None = None
 

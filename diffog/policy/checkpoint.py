@@ -12,6 +12,9 @@ import zipfile
 from collections.abc import Mapping, Sequence
 
 import torch
+from omegaconf.errors import OmegaConfBaseException
+
+from diffog.policy.config import PolicyConfig
 
 FORMAT = "diffog-policy"
 FORMAT_VERSION = 1
@@ -45,7 +48,8 @@ def save_checkpoint(path: str | os.PathLike, *, weights: Mapping[str, torch.Tens
 
 def read_checkpoint(path: str | os.PathLike, *, joint_names: Sequence[str] | None = None,
                     robot: str | None = None) -> dict:
-    """Load and validate a checkpoint (CPU tensors). With `joint_names` (the robot's) / `robot`, a checkpoint
+    """Load and validate a checkpoint (CPU tensors); `policy_config` is its config as a typed PolicyConfig
+    (`config` the stored dict, which a training checkpoint extends with the run's settings). With `joint_names` (the robot's) / `robot`, a checkpoint
     trained for a different robot, or for joints this robot does not have, raises CheckpointError naming both.
     A policy may command a subset of the robot's joints (a one-arm task), in the robot's order."""
     path = pathlib.Path(path)
@@ -69,6 +73,10 @@ def read_checkpoint(path: str | os.PathLike, *, joint_names: Sequence[str] | Non
     missing = [k for k in REQUIRED if k not in payload]
     if missing:
         raise CheckpointError(f"{path}: incomplete checkpoint, missing {missing}")
+    try:  # the policy's typed config, checked as when it was trained
+        payload["policy_config"] = PolicyConfig.from_dict(payload["config"])
+    except (OmegaConfBaseException, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: invalid policy config: {e}".replace("\n", "; ")) from e
     if robot is not None and payload["robot"] != robot:
         raise CheckpointError(f"{path}: trained for robot {payload['robot']!r}, not {robot!r}")
     if joint_names is not None:

@@ -1,36 +1,39 @@
-"""Builds a DiffOGPolicy from the resolved config dict that every checkpoint carries."""
+"""Builds a DiffOGPolicy from the typed PolicyConfig that every checkpoint carries."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from diffog.data.normalizer import MinMaxNormalizer
+from diffog.policy.config import PolicyConfig
 from diffog.policy.diffog_policy import DiffOGPolicy
 from diffog.policy.diffusion import DiffusionPolicy
 from diffog.policy.obs_encoder import ObservationEncoder
 from diffog.refine import DiffOGLayer, continuous_dims_from_names
 
 
-def build_layer(cfg: Mapping, joint_names: Sequence[str]) -> DiffOGLayer:
+def build_layer(cfg: PolicyConfig, joint_names: Sequence[str]) -> DiffOGLayer:
     """The DiffOG layer over the chunk from the current step on; bounds and alpha in normalized units."""
-    p, refine, layer = cfg["policy"], cfg["task"]["refine"], cfg["layer"]
-    bound = torch.as_tensor(refine["bound"], dtype=torch.float64)  # a float, or one per continuous joint
-    return DiffOGLayer(horizon=p["horizon"] - p["n_obs_steps"] + 1, action_dim=len(joint_names),
+    bound = torch.as_tensor(cfg.task.refine.bound_values, dtype=torch.float64)  # one, or one per continuous joint
+    if len(bound) == 1:
+        bound = bound[0]
+    layer = cfg.layer
+    return DiffOGLayer(horizon=cfg.policy.chunk_length, action_dim=len(joint_names),
                        continuous_dims=continuous_dims_from_names(joint_names), lower=-bound, upper=bound,
-                       alpha=refine["alpha"], q_mode=layer["q_mode"], q_head=layer["q_head"], solver=layer["solver"],
-                       **layer["transformer"])
+                       alpha=cfg.task.refine.alpha, q_mode=layer.q_mode, q_head=layer.q_head, solver=layer.solver,
+                       **vars(layer.transformer))
 
 
-def build_policy(cfg: Mapping, normalizer: MinMaxNormalizer, joint_names: Sequence[str]) -> DiffOGPolicy:
-    p, mode = cfg["policy"], cfg["mode"]
-    missing = [k for k in ("action", *p["lowdim_keys"]) if k not in normalizer.keys]
+def build_policy(cfg: PolicyConfig, normalizer: MinMaxNormalizer, joint_names: Sequence[str]) -> DiffOGPolicy:
+    p = cfg.policy
+    missing = [k for k in ("action", *p.lowdim_keys) if k not in normalizer.keys]
     if missing:
         raise ValueError(f"the normalizer has no stats for {missing}")
-    encoder = ObservationEncoder({k: normalizer.dim(k) for k in p["lowdim_keys"]}, p["cameras"], p["image_size"],
-                                 p["resnet_width"], p["crop_ratio"])
-    base = DiffusionPolicy(encoder, len(joint_names), p["horizon"], p["n_obs_steps"], p["down_dims"],
-                           p["diffusion_step_embed_dim"], p["kernel_size"], p["n_groups"], p["num_train_timesteps"],
-                           p["beta_schedule"], p["prediction_type"], p["num_inference_steps"])
-    layer = None if mode["name"] == "base" else build_layer(cfg, joint_names)
-    return DiffOGPolicy(base, normalizer, layer, mode["name"], mode.get("layer_loss_weight", 1.0))
+    encoder = ObservationEncoder({k: normalizer.dim(k) for k in p.lowdim_keys}, p.cameras, p.image_size,
+                                 p.resnet_width, p.crop_ratio)
+    base = DiffusionPolicy(encoder, len(joint_names), p.horizon, p.n_obs_steps, p.down_dims,
+                           p.diffusion_step_embed_dim, p.kernel_size, p.n_groups, p.num_train_timesteps,
+                           p.beta_schedule, p.prediction_type, p.num_inference_steps)
+    layer = None if cfg.mode.name == "base" else build_layer(cfg, joint_names)
+    return DiffOGPolicy(base, normalizer, layer, cfg.mode.name, cfg.mode.layer_loss_weight)

@@ -1,4 +1,6 @@
-"""DiffOG refinement: the differentiable QP layer, its solvers, the paper's baselines and metrics (no ROS)."""
+"""DiffOG refinement: the differentiable QP layer, its solvers, the paper's baselines and metrics (no ROS).
+May import: nothing else from diffog.
+"""
 from .baselines import PENALTY_PRESETS, clip_chunk, penalty_refine
 from .bounds import bounds_from_physical_limits, continuous_dims_from_names
 from .box_qp import BoxQPOptions

@@ -13,12 +13,13 @@ backward pass: implicit differentiation of the KKT system on the final active se
 Cholesky factor. Batch-1 inference (no factor kept) runs the same iteration for its one sample compiled on
 the host (host_kernels), also for CUDA tensors: there torch's per-op cost exceeds the arithmetic, and a GPU
 only waits on kernel launches.
+Two implementations on purpose: this one serves batches, CUDA and the backward pass, host_kernels the
+batch-1 latency `make bench` measures; tests/core/refine/test_solver_parity.py keeps them equal branch by branch.
 Active-set state per entry: -1 at its lower bound, +1 at its upper bound, 0 free.
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
 import warnings
 
 import numpy as np
@@ -36,10 +37,13 @@ class BoxQPOptions:
     def __post_init__(self):
         if self.max_active_set_iter is not None and self.max_active_set_iter < 1:
             raise ValueError(f"max_active_set_iter must be >= 1 or None, got {self.max_active_set_iter}")
+        if self.max_newton_iter < 0:
+            raise ValueError(f"max_newton_iter must be >= 0, got {self.max_newton_iter}")
 
     def active_set_iter(self, host: bool) -> int:
-        # On the host an iteration costs ~0.05 ms and the compiled interior-point guess ~2 ms (n = 210); 25
-        # covers 96% of the samples that converge with a trained Q (median 9 iterations).
+        # On the host an iteration is cheap next to the compiled interior-point guess, yet giving up earlier
+        # saves time on samples that would cycle on: 25 lets nearly all samples that converge with a trained Q
+        # do so (figures: benchmarks/README.md).
         if self.max_active_set_iter is None:
             return 25 if host else 30
         return self.max_active_set_iter
@@ -85,10 +89,10 @@ def _free_solve(P, q, fixed, v) -> tuple[torch.Tensor, _Factor, torch.Tensor]:
         perm = torch.argsort(fixed.to(torch.int8), dim=-1, stable=True)
         m = max(m, 1)
         idx = perm[:, :m]
-        if B == 1 and fewest > 0:  # batch-1 inference: its free block directly, no padding (~10% faster)
+        if B == 1 and fewest > 0:  # batch 1: its free block directly, no padding (faster)
             K = P[0].index_select(0, idx[0]).index_select(1, idx[0]).unsqueeze(0)
         else:
-            flat = (idx.unsqueeze(-1) * n + idx.unsqueeze(1)).view(B, -1)  # one gather, not rows then columns: 1.6x
+            flat = (idx.unsqueeze(-1) * n + idx.unsqueeze(1)).view(B, -1)  # one gather: faster than rows then columns
             K = P.reshape(B, -1).gather(1, flat).view(B, m, m)
             real = torch.arange(m, device=P.device) < n_free.unsqueeze(-1)
             K = torch.where(real.unsqueeze(-1) & real.unsqueeze(-2), K, torch.eye(m, dtype=P.dtype, device=P.device))
@@ -112,12 +116,6 @@ def _tolerances(P, q, lo_v, hi_v, rtol):
 
 def _finite(b: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isfinite(b), b, 0)
-
-
-@functools.lru_cache(maxsize=16)
-def _fingerprint_weights(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Fixed random weights: w . state identifies an active set (a private generator, not the global RNG)."""
-    return torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).to(device, dtype) + 0.5
 
 
 def kkt_residual(g, state, g_scale):
@@ -161,11 +159,11 @@ class _Outputs:
 
 def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) -> None:
     """Primal-dual active-set iterations on samples `ids` (None: all); every sample ends up written to
-    `out`, with done=False when it cycled (an active set seen before) or reached max_iter."""
+    `out`, with done=False when it cycled (returned to any active set tried before, the starting one
+    included, as host_kernels._active_set) or reached max_iter."""
     lo_v, hi_v = _finite(lo), _finite(hi)
     tol_z, tol_g, g_scale = _tolerances(P, q, lo_v, hi_v, rtol)
-    weights = _fingerprint_weights(q.shape[-1], P.dtype, P.device)
-    history: list[torch.Tensor] = []
+    seen = state.unsqueeze(0)  # (k, b, n): every active set tried, compared exactly
     not_spd = torch.zeros((), dtype=torch.bool, device=q.device)
     work = (P, q, lo_v, hi_v, lo - tol_z, hi + tol_z, tol_g, g_scale)
     for it in range(1, max_iter + 1):
@@ -179,12 +177,8 @@ def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) ->
         entering = (z > enter_hi).to(torch.int8) - (z < enter_lo).to(torch.int8)
         new = torch.where(fixed, torch.where(release, 0, state), entering)
         converged = (new == state).all(-1)
-        leave = converged if it < max_iter else torch.ones_like(converged)
-        if it >= 3:  # an active set seen before: the iteration cycles
-            key = (new * weights).sum(-1, keepdim=True)
-            if history:
-                leave = leave | (torch.cat(history, -1) == key).any(-1)
-            history.append(key)
+        cycled = (seen == new).all(-1).any(0)  # an active set seen before (converged ones match the last)
+        leave = converged | cycled if it < max_iter else torch.ones_like(converged)
         n_leave = int(leave.sum())
         if n_leave == len(leave):
             out.write(ids, None, z, state, it, converged, kkt_residual(g, state, g_scale), factor)
@@ -195,8 +189,8 @@ def _active_set(P, q, lo, hi, state, max_iter, rtol, out: _Outputs, ids=None) ->
             keep = (~leave).nonzero().squeeze(-1)
             ids = keep if ids is None else ids[keep]
             work = tuple(t[keep] for t in work)
-            history = [h[keep] for h in history]
-            new = new[keep]
+            seen, new = seen[:, keep], new[keep]
+        seen = torch.cat([seen, new.unsqueeze(0)])
         state = new
     if bool(not_spd):
         raise ValueError(_NOT_SPD)
@@ -247,12 +241,20 @@ def _projected_newton(P, q, lo, hi, z, max_iter, rtol, sigma=1e-4, beta=0.5, n_s
 def _interior_point(P, q, lo, hi, max_iter, tol):
     """Mehrotra predictor-corrector interior point on the box QP; returns z, an active-set guess, iterations.
 
-    Its iteration count hardly depends on conditioning (about 12-15 here), which is where the active-set
-    method struggles; the guess (bounds whose multiplier exceeds their slack) is then polished exactly.
+    Its iteration count hardly depends on conditioning, which is where the active-set method struggles;
+    the guess (bounds whose multiplier exceeds their slack) is then polished exactly. Entries without
+    bounds start at their optimum given the others, which every step keeps (their rows are linear): the
+    iterates are those of host_kernels._interior_point_guess, which eliminates these entries beforehand.
+    Raises ValueError where a factorization fails (P not SPD).
     """
     has_lo, has_hi = torch.isfinite(lo), torch.isfinite(hi)
     lo_v, hi_v = _finite(lo), _finite(hi)
     z = torch.where(has_lo & has_hi, 0.5 * (lo_v + hi_v), torch.where(has_lo, lo_v + 1, torch.where(has_hi, hi_v - 1, 0)))
+    bounded = has_lo | has_hi
+    if not bool(bounded.all()):
+        z, _, failed = _free_solve(P, q, bounded, torch.where(bounded, z, 0))
+        if bool(failed.any()):
+            raise ValueError(_NOT_SPD)
     one = torch.ones_like(q)
     s_lo, s_hi = torch.where(has_lo, z - lo_v, one), torch.where(has_hi, hi_v - z, one)
     scale = 1.0 + q.abs().amax(-1, keepdim=True)
@@ -276,7 +278,9 @@ def _interior_point(P, q, lo, hi, max_iter, tol):
         if not bool(running.any()):
             break
         iters += running.squeeze(-1)
-        L, _ = torch.linalg.cholesky_ex(P + torch.diag_embed(torch.where(has_lo, l_lo / s_lo, 0) + torch.where(has_hi, l_hi / s_hi, 0)))
+        L, info = torch.linalg.cholesky_ex(P + torch.diag_embed(torch.where(has_lo, l_lo / s_lo, 0) + torch.where(has_hi, l_hi / s_hi, 0)))
+        if bool((info > 0).any()):
+            raise ValueError(_NOT_SPD)
 
         def direction(c_lo, c_hi):
             rhs = -r_d + torch.where(has_lo, (-c_lo - l_lo * r_lo) / s_lo, 0) - torch.where(has_hi, (-c_hi - l_hi * r_hi) / s_hi, 0)
@@ -305,6 +309,13 @@ def _rtol(options: BoxQPOptions, dtype: torch.dtype) -> float:
     return options.rtol if options.rtol is not None else (1e-10 if dtype == torch.float64 else 1e-5)
 
 
+def ip_tolerance(rtol: float) -> float:
+    """Stopping tolerance of the interior-point guess, for both implementations: looser than rtol in float64
+    (the guess is polished exactly afterwards, and the last iterations only sharpen multipliers), never
+    tighter than rtol (float32 arithmetic would not reach it)."""
+    return max(rtol, 1e-3 * rtol**0.5)
+
+
 def _initial_state(init_state, lo, hi, B, n, device) -> torch.Tensor:
     if init_state is None:
         return torch.zeros(B, n, dtype=torch.int8, device=device)
@@ -324,8 +335,9 @@ def solve(P, q, lo, hi, init_state, options: BoxQPOptions, keep_factor: bool):
 
 def solve_one_on_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray, init_state, options: BoxQPOptions, dtype: torch.dtype):
     """Batch-1 inference: one float64 problem (host arrays, as host_kernels builds them) by the compiled
-    kernels (active set, then an interior-point guess polished); the torch fallbacks finish it, on the
-    host, in the rare case that still fails.
+    kernels (active set, then an interior-point guess polished); where that still fails, the torch
+    projected Newton and its polish finish it on the host, from the kernel's interior-point iterate, as
+    _finish does for a batch.
     rtol follows `dtype`, the precision asked for. Returns z (n,) and a CPU BoxQPResult."""
     rtol = _rtol(options, dtype)
     if init_state is None:
@@ -333,49 +345,59 @@ def solve_one_on_host(P: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarr
     else:
         bounds = (torch.from_numpy(b).unsqueeze(0) for b in (lo, hi))
         state = _initial_state(init_state.cpu(), *bounds, 1, len(q), "cpu")[0].numpy()
-    z, st, it, status, kkt = host_kernels.solve(P, q, lo, hi, state, options.active_set_iter(host=True), rtol, options.max_newton_iter)
+    z, st, it, status, kkt = host_kernels.solve(
+        P, q, lo, hi, state, options.active_set_iter(host=True), rtol, options.max_newton_iter, ip_tolerance(rtol)
+    )
     if status == host_kernels.NOT_SPD:
         raise ValueError(_NOT_SPD)
     if status in (host_kernels.CONVERGED, host_kernels.POLISHED):
         fallback, converged = torch.tensor([[status == host_kernels.POLISHED], [True]])
         return z, BoxQPResult(None, torch.from_numpy(st).unsqueeze(0), torch.tensor([it], dtype=torch.int32), fallback, converged, torch.tensor([kkt]))
-    host = [torch.from_numpy(x).unsqueeze(0) for x in (P, q, lo, hi, z, st)]  # cycled or capped
+    host = [torch.from_numpy(x).unsqueeze(0) for x in (P, q, lo, hi, z, st)]  # the polished guess failed too
     out = _Outputs(1, len(q), host[1], keep_factor=False)
     out.write(None, None, host[4], host[5], it, torch.zeros(1, dtype=torch.bool), torch.full((1,), kkt, dtype=torch.float64), None)
-    res = _finish(*host[:4], out, options, rtol)
+    res = _finish(*host[:4], out, options, rtol, ip_z=host[4])
     return res.z[0].numpy(), dataclasses.replace(res, z=None)
 
 
-def _finish(P, q, lo, hi, out: _Outputs, options: BoxQPOptions, rtol: float) -> BoxQPResult:
+def _finish(P, q, lo, hi, out: _Outputs, options: BoxQPOptions, rtol: float, ip_z=None) -> BoxQPResult:
     """Samples the active-set iteration left unconverged (cycled or capped) get an interior-point guess of the
-    active set, polished exactly; where that still fails, projected Newton (globally convergent) and a last polish."""
+    active set, polished exactly; where that still fails, projected Newton (globally convergent) from the
+    interior-point iterate and a last polish. ip_z: that iterate where the host kernel already ran the
+    guess and its polish (every unconverged sample then goes straight to projected Newton).
+    Iterations add up over every stage that ran, as host_kernels.solve counts them."""
     B = q.shape[0]
     fallback = ~out.done
     if bool(fallback.any()):
         left = fallback.nonzero().squeeze(-1)
         Pf, qf, lf, hf = P[left], q[left], lo[left], hi[left]
-        before = out.iters[left]
-        zf, guess, ip_iters = _interior_point(Pf, qf, lf, hf, options.max_newton_iter, rtol)
-        _active_set(Pf, qf, lf, hf, guess, 3, rtol, out, ids=left)
+        if ip_z is None:
+            zf, guess, ip_iters = _interior_point(Pf, qf, lf, hf, options.max_newton_iter, ip_tolerance(rtol))
+            before = out.iters[left] + ip_iters
+            _active_set(Pf, qf, lf, hf, guess, 3, rtol, out, ids=left)
+            out.iters[left] += before
+        else:
+            zf = ip_z[left]
         failed = ~out.done[left]
         if bool(failed.any()):
             bad = left[failed]
-            zf, pn_iters = _projected_newton(Pf[failed], qf[failed], lf[failed], hf[failed], zf[failed], options.max_newton_iter, rtol)
-            tol_z, _, _ = _tolerances(Pf[failed], qf[failed], _finite(lf[failed]), _finite(hf[failed]), rtol)
-            g = _matvec(Pf[failed], zf) - qf[failed]
-            guess = torch.where((zf <= lf[failed] + tol_z) & (g > 0), -1, torch.where((zf >= hf[failed] - tol_z) & (g < 0), 1, 0))
-            _active_set(Pf[failed], qf[failed], lf[failed], hf[failed], guess.to(torch.int8), 3, rtol, out, ids=bad)
-            out.iters[bad] += pn_iters
+            Pb, qb, lb, hb = Pf[failed], qf[failed], lf[failed], hf[failed]
+            zb, pn_iters = _projected_newton(Pb, qb, lb, hb, zf[failed], options.max_newton_iter, rtol)
+            tol_z, _, _ = _tolerances(Pb, qb, _finite(lb), _finite(hb), rtol)
+            g = _matvec(Pb, zb) - qb
+            guess = torch.where((zb <= lb + tol_z) & (g > 0), -1, torch.where((zb >= hb - tol_z) & (g < 0), 1, 0))
+            before = out.iters[bad] + pn_iters
+            _active_set(Pb, qb, lb, hb, guess.to(torch.int8), 3, rtol, out, ids=bad)
+            out.iters[bad] += before
             still = ~out.done[bad]
             if bool(still.any()):
-                out.z[bad[still]] = zf[still]
+                out.z[bad[still]] = zb[still]
                 warnings.warn(
                     f"DiffOG box QP: {int(still.sum())} of {B} samples did not converge; returning their feasible "
                     "projected-Newton iterate (see last_stats.converged)",
                     RuntimeWarning,
                     stacklevel=5,
                 )
-        out.iters[left] += before + ip_iters
     z = torch.minimum(torch.maximum(out.z, lo), hi)
     return BoxQPResult(z, out.state, out.iters, fallback, out.done, out.kkt)
 

@@ -1,13 +1,15 @@
 """Batch-1 inference on the host, compiled with numba: the box QP's build, its active-set iteration with an
 interior-point fallback, and the map back to actions.
 
-One sample's arithmetic is small (a 100x100 Cholesky is 26 us), so interpreted code costs more than the
-work: torch dispatch built P in 143 us and a NumPy active-set iteration cost ~150 us, against 60 us and
-~45 us compiled (n = 224). No maintained library offers this solver, so it is compiled here; LAPACK's
+One sample's arithmetic is small, so interpreted code (torch's per-op dispatch, NumPy) costs more than the
+work itself: building P and each active-set iteration run several times faster compiled (figures:
+benchmarks/README.md). No maintained library offers this solver, so it is compiled here; LAPACK's
 dpotrf does the factorizations (through numba's own binding to SciPy's LAPACK, so the compiled code can
 be cached on disk). Everything is float64; callers convert.
-Same conventions as box_qp (which keeps the batched torch path, the fallbacks and the adjoint) and
-difference_coordinates (solver order: time-reversed, flat k * D + j).
+Same conventions as box_qp (which keeps the batched torch path, the projected-Newton fallback and the
+adjoint) and difference_coordinates (solver order: time-reversed, flat k * D + j).
+Two implementations on purpose: box_qp serves batches, CUDA and the backward pass, this module the batch-1
+latency `make bench` measures; tests/core/refine/test_solver_parity.py keeps them equal branch by branch.
 """
 from __future__ import annotations
 
@@ -81,15 +83,17 @@ def _back_substitute(U, b):
 
 
 @njit(cache=True, fastmath=_FAST)
-def solve(P, q, lo, hi, state, max_iter, rtol, max_ip_iter):
+def solve(P, q, lo, hi, state, max_iter, rtol, max_ip_iter, ip_tol):
     """box_qp's solve for one sample: the primal-dual active-set iteration, and where it cycles or reaches
-    max_iter, an interior-point guess of the active set polished exactly by a few more (box_qp's first fallback).
+    max_iter, an interior-point guess of the active set (at most max_ip_iter iterations, stopping at ip_tol;
+    max_ip_iter < 0: no guess) polished exactly by a few more (box_qp's first fallback).
 
     Entries without bounds (grippers; the first step without a past action) are eliminated first, by their
     Schur complement: every later factorization is smaller by their count (32 of 224 for two arms), which
     costs one small Cholesky and one product. Returns z (clipped to the bounds), the state of the last solve,
-    iterations (both methods), status (CONVERGED, POLISHED, NOT_CONVERGED, NOT_SPD; the caller's fallbacks
-    finish an unconverged one) and the KKT residual relative to 1 + |q|, of the whole problem.
+    iterations (every stage's), status (CONVERGED, POLISHED, NOT_CONVERGED, NOT_SPD) and the KKT residual
+    relative to 1 + |q|, of the whole problem. Where the polished guess fails too, z is the interior-point
+    iterate instead: the caller's projected Newton (box_qp._finish) starts there, as for a batch.
     """
     n = q.size
     g_scale = 1.0 + np.abs(q).max()
@@ -118,25 +122,23 @@ def solve(P, q, lo, hi, state, max_iter, rtol, max_ip_iter):
         qb = q[b] - Y.T @ yq
     else:
         S, qb = P, q
+        Uu, Y, yq = np.empty((0, 0)), np.empty((0, b.size)), np.empty(0)  # typed for numba; unused
     lo_b, hi_b = lo[b], hi[b]
     zb, sb, it, status = _active_set(S, qb, lo_b, hi_b, state[b], max_iter, tol_g, rtol)
-    if status == NOT_CONVERGED and max_ip_iter:
-        guess, ip_it, ok = _interior_point_guess(S, qb, lo_b, hi_b, max_ip_iter, 1e-3 * rtol ** 0.5)
+    z_ip = zb
+    if status == NOT_CONVERGED and max_ip_iter >= 0:
+        z_ip, guess, ip_it, ok = _interior_point_guess(S, qb, lo_b, hi_b, max_ip_iter, ip_tol, g_scale)
         if not ok:
             return np.zeros(n), state, it + ip_it, NOT_SPD, np.inf
         zb, sb, polish_it, status = _active_set(S, qb, lo_b, hi_b, guess, 3, tol_g, rtol)
         it += ip_it + polish_it
         status = POLISHED if status == CONVERGED else status
-    z, state = np.zeros(n), state.copy()
+    state = state.copy()
     if status == NOT_SPD:
-        return z, state, it, status, np.inf
+        return np.zeros(n), state, it, status, np.inf
     for r in range(b.size):
-        z[b[r]], state[b[r]] = zb[r], sb[r]
-    if u.size:  # z_u = P_uu^-1 (q_u - P_ub z_b)
-        zu = yq - Y @ zb
-        _back_substitute(Uu, zu)
-        for r in range(u.size):
-            z[u[r]] = zu[r]
+        state[b[r]] = sb[r]
+    z = _with_eliminated(zb, b, u, Uu, Y, yq, n) if u.size else zb.copy()
     res = 0.0
     for i in range(n):
         s = 0.0
@@ -144,9 +146,24 @@ def solve(P, q, lo, hi, state, max_iter, rtol, max_ip_iter):
             s += P[i, j] * z[j]
         g = s - q[i]
         res = max(res, -g if state[i] < 0 else (g if state[i] > 0 else abs(g)))
+    if status == NOT_CONVERGED and max_ip_iter >= 0:
+        z = _with_eliminated(z_ip, b, u, Uu, Y, yq, n) if u.size else z_ip.copy()
     for i in range(n):  # within the bounds exactly (fixed entries are; free ones to rounding)
         z[i] = min(max(z[i], lo[i]), hi[i])
     return z, state, it, status, res / g_scale
+
+
+@njit(cache=True, fastmath=_FAST)
+def _with_eliminated(zb, b, u, Uu, Y, yq, n):
+    """The whole z from its bounded entries zb: z_u = P_uu^-1 (q_u - P_ub z_b)."""
+    z = np.zeros(n)
+    for r in range(b.size):
+        z[b[r]] = zb[r]
+    zu = yq - Y @ zb
+    _back_substitute(Uu, zu)
+    for r in range(u.size):
+        z[u[r]] = zu[r]
+    return z
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -250,7 +267,7 @@ def warm_up() -> None:
     """Compile every kernel, or load it from numba's on-disk cache (make setup fills it), so that a
     controller's first tick does not wait for the compiler; same argument types as the layer's calls."""
     lo, hi = np.array([-np.inf, -0.1]), np.array([np.inf, 0.1])
-    solve(2.0 * np.eye(2), np.ones(2), lo, hi, np.zeros(2, np.int8), 5, 1e-10, 50)
+    solve(2.0 * np.eye(2), np.ones(2), lo, hi, np.zeros(2, np.int8), 5, 1e-10, 50, 1e-8)
     solver_qp(np.eye(2), np.zeros((2, 1)), np.zeros(1), np.zeros(2))
     actions_and_violation(np.zeros(2), np.zeros(1), lo, hi, 2, 1)
 
@@ -265,14 +282,14 @@ def _max_step(v, dv):
 
 
 @njit(cache=True, fastmath=_FAST)
-def _interior_point_guess(P, q, lo, hi, max_iter, tol):
-    """box_qp._interior_point for one sample, compiled (its iteration count hardly depends on conditioning,
-    about 12-20 here): returns the active-set guess (bounds whose multiplier exceeds their slack), iterations
-    and False where a factorization failed. It stops at a looser tolerance than box_qp's: the guess is
-    polished exactly afterwards. One-sided or no bounds take slack 1 and multiplier 0 on the missing side."""
+def _interior_point_guess(P, q, lo, hi, max_iter, tol, scale):
+    """box_qp._interior_point for one sample, compiled (same start, steps and stopping rule; its iteration
+    count hardly depends on conditioning): returns its last iterate, the active-set guess (bounds whose
+    multiplier exceeds their slack), iterations and False where a factorization failed. One-sided bounds
+    take slack 1 and multiplier 0 on the missing side. scale: 1 + |q| of the whole problem (before the
+    elimination), as box_qp's, which starts and stops relative to it."""
     n = q.size
     has_lo, has_hi = np.isfinite(lo), np.isfinite(hi)
-    scale = 1.0 + np.abs(q).max()
     l0 = max(1.0, 0.01 * scale)  # as box_qp._interior_point: multipliers start near their scale
     z, s_lo, s_hi, l_lo, l_hi = np.zeros(n), np.ones(n), np.ones(n), np.zeros(n), np.zeros(n)
     for i in range(n):
@@ -309,7 +326,7 @@ def _interior_point_guess(P, q, lo, hi, max_iter, tol):
         for i in range(n):
             K[i, i] += (l_lo[i] / s_lo[i] if has_lo[i] else 0.0) + (l_hi[i] / s_hi[i] if has_hi[i] else 0.0)
         if _dpotrf(_KIND_D, _UPLO_L, n, K.ctypes, n) != 0:
-            return np.zeros(n, np.int8), it, False
+            return z, np.zeros(n, np.int8), it, False
         sigma_mu = 0.0
         for corrector in range(2):  # affine predictor, then Mehrotra's corrector
             for i in range(n):
@@ -352,4 +369,4 @@ def _interior_point_guess(P, q, lo, hi, max_iter, tol):
             guess[i] = -1
         elif has_hi[i] and l_hi[i] > s_hi[i]:
             guess[i] = 1
-    return guess, it, True
+    return z, guess, it, True

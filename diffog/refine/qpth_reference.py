@@ -46,7 +46,7 @@ class _SingleThreadQP(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, H, p, G, h, max_iter):
-        from qpth.qp import QPFunction  # imported here: qpth pulls in cvxpy (~2 s), the fast path needs neither
+        from qpth.qp import QPFunction  # imported here: qpth pulls in cvxpy, slow to import; the fast path needs neither
 
         with single_thread(H.device), torch.enable_grad():
             ins = [t.detach().requires_grad_(t.requires_grad) for t in (H, p, h)]

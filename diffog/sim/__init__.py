@@ -6,6 +6,7 @@ from gym-aloha's assets plus task objects; tasks/: transfer_cube, insertion (ACT
 ik.py + trajectory.py: waypoints -> 50 Hz joint actions (human-like variability, injected jerk); demo.py: run and
 record demonstrations; make_dataset.py / measure_demos.py: the data set and success-rate commands; server.py:
 the sim behind the real robot's xs_sdk interface (the ROS sim node in aloha_bringup wraps it).
+May import: diffog.robot, diffog.data, diffog.hardware.
 """
 from diffog.sim.env import CAMERAS, SimAloha, make_env
 from diffog.sim.tasks import TASKS

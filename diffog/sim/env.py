@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import mujoco
 import numpy as np
 
-from diffog.config import load_robot_description
+from diffog.robot import load_robot_description
 from diffog.sim import scene
 from diffog.sim.tasks import Task, get_task
 
@@ -34,12 +34,12 @@ class SimAloha:
                  cameras: Sequence[str] | None = None):
         desc = load_robot_description()
         self.task = task
-        self.cameras = list(desc["cameras"] if cameras is None else cameras)
+        self.cameras = list(desc.cameras if cameras is None else cameras)
         if unknown := [c for c in self.cameras if c not in CAMERAS]:
             raise ValueError(f"unknown cameras {unknown}; the sim has {list(CAMERAS)}")
-        follower = desc["gripper"]["follower"]
-        self._grip_close, self._grip_open = follower["position_close"], follower["position_open"]
-        self._start_pose = np.asarray(desc["start_pose"], dtype=float)
+        follower = desc.gripper.follower
+        self._grip_close, self._grip_open = follower.position_close, follower.position_open
+        self._start_pose = np.asarray(desc.start_pose, dtype=float)
 
         root = scene.robot_scene()
         scene.add_grasp_sites(root)
@@ -57,7 +57,7 @@ class SimAloha:
             self.model.vis.quality.shadowsize = min(self.model.vis.quality.shadowsize, 1 << (side - 1).bit_length())
         self._renderer: mujoco.Renderer | None = None
 
-        names = [f"vx300s_{arm}/{j}" for arm in scene.ARMS for j in [*desc["arm_joints"], "left_finger"]]
+        names = [f"vx300s_{arm}/{j}" for arm in scene.ARMS for j in [*desc.arm_joints, "left_finger"]]
         self._qpos_idx = np.array([self.model.joint(n).qposadr[0] for n in names])
         self._dof_idx = np.array([self.model.joint(n).dofadr[0] for n in names])
         # gym-aloha's actuators: per arm 6 joints, left finger, right finger (mirrored).

@@ -15,7 +15,7 @@ import pathlib
 
 from tqdm import tqdm
 
-from diffog.config import action_joint_names
+from diffog.robot import load_robot_description
 from diffog.data.aloha_hdf5 import EpisodeWriter
 from diffog.sim.demo import Demo, run_demo
 from diffog.sim.env import DT
@@ -26,7 +26,7 @@ from diffog.sim.trajectory import Variability
 def write_demo(demo: Demo, directory: str | os.PathLike, compress: bool = False, **metadata) -> pathlib.Path:
     """One demo as an episode file through the shared writer; returns its path."""
     cameras = list(demo.images)
-    meta = {"robot": "aloha", "task": demo.task, "seed": demo.seed, "joint_names": action_joint_names(),
+    meta = {"robot": "aloha", "task": demo.task, "seed": demo.seed, "joint_names": load_robot_description().action_joint_names,
             "dt": DT, "source": "diffog.sim scripted demonstrator", **metadata}
     with EpisodeWriter(directory, cameras, compress=compress, sim=True, metadata=meta) as writer:
         for t in range(len(demo.action)):

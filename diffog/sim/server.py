@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from diffog.config import load_robot_description
+from diffog.robot import load_robot_description
 from diffog.hardware.robot import Arm, RobotError
 from diffog.hardware.sim_arm import SimRobot
 from diffog.sim.env import make_env
@@ -29,7 +29,7 @@ class SimServer:
     def __init__(self, task: str, seed: int = 0, render_size: tuple[int, int] | None = None,
                  cameras: Sequence[str] | None = None):
         d = load_robot_description()
-        self.followers = list(d["ros_interface"]["followers"])
+        self.followers = list(d.ros_interface.followers)
         self.env = make_env(task, seed=seed, render_size=render_size, cameras=cameras)
         self.seed = seed
         self._connect()

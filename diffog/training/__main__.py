@@ -73,7 +73,7 @@ def _run(argv: list[str] | None) -> int:
 
         payload = read_checkpoint(args.checkpoint)
         payload["config"] = apply_overrides(payload["config"], args.overrides)
-        summary = evaluate_checkpoint(payload, device=payload["config"]["device"])
+        summary = evaluate_checkpoint(payload, device=payload["config"].device)
     elif args.command == "rollout":
         from diffog.deploy.refiners import REFINERS
         from diffog.evaluation.sim_rollout import RolloutSettings, evaluate
@@ -82,7 +82,7 @@ def _run(argv: list[str] | None) -> int:
         if refiner is not None and refiner not in REFINERS:
             raise ValueError(f"unknown refiner {refiner!r}; choose one of {REFINERS}")
         if refiner is None:
-            refiner = "none" if read_checkpoint(args.checkpoint)["config"]["mode"]["name"] == "base" else "diffog"
+            refiner = "none" if read_checkpoint(args.checkpoint)["policy_config"].mode.name == "base" else "diffog"
         settings = RolloutSettings(refiner, args.n_action_steps, args.overlap, args.step_scale, args.max_steps)
         seeds = range(args.first_seed, args.first_seed + args.episodes)
         summary = evaluate(args.checkpoint, seeds, settings, workers=args.workers)

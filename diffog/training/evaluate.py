@@ -7,10 +7,11 @@ from collections.abc import Mapping
 import torch
 from torch.utils.data import DataLoader
 
-from diffog.config import load_robot_description
+from diffog.robot import load_robot_description
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.policy.factory import build_policy
 from diffog.refine import continuous_dims_from_names, trajectory_metrics
+from diffog.training.config import TrainConfig
 from diffog.training.trainer import data_split, make_dataset, mean_losses, to_device
 
 
@@ -22,7 +23,7 @@ def evaluate_checkpoint(payload: Mapping, *, batch_size: int = 32, max_batches: 
     Errors are mean |action - demo| in robot units over the executed `n_action_steps`; trajectory metrics are
     over whole chunks, continuous dims, in normalized units per second (dt = the policy step).
     """
-    cfg = payload["config"]
+    cfg: TrainConfig = payload["config"]  # with the command line's overrides
     joint_names = payload["joint_names"]
     policy = build_policy(cfg, MinMaxNormalizer.from_state_dict(payload["normalizer"]), joint_names)
     policy.load_state_dict(payload["weights"])
@@ -31,10 +32,10 @@ def evaluate_checkpoint(payload: Mapping, *, batch_size: int = 32, max_batches: 
     dataset = make_dataset(cfg, val_paths or train_paths, joint_names)
     report: dict = {"split": "val" if val_paths else "train", "episodes": len(val_paths or train_paths),
                     "windows": len(dataset), **mean_losses(policy, dataset, batch_size, max_batches, device, seed)}
-    dt = cfg["task"]["frame_skip"] / load_robot_description()["control_rate_hz"]
+    dt = cfg.task.frame_skip / load_robot_description().control_rate_hz
     dims = continuous_dims_from_names(joint_names)
-    bound = torch.as_tensor(cfg["task"]["refine"]["bound"], device=device)  # a float or one per continuous joint
-    n_act, start = cfg["policy"]["n_action_steps"], policy.start
+    bound = torch.as_tensor(cfg.task.refine.bound_values, device=device)  # one, or one per continuous joint
+    n_act, start = cfg.policy.n_action_steps, policy.start
     gen = torch.Generator(device).manual_seed(seed)
     sums: dict[str, float] = {}
     n = 0

@@ -27,10 +27,10 @@ def test_importing_every_core_module_loads_no_ros_module():
 
 
 def test_robot_description_gives_aloha_action_layout():
-    from diffog.config import action_joint_names, load_robot_description
+    from diffog.robot import load_robot_description
 
-    names = action_joint_names()
+    names = load_robot_description().action_joint_names
     assert len(names) == 14 and names[6] == "left_gripper" and names[13] == "right_gripper"
     d = load_robot_description()
-    for joint, lim in d["joint_limits"].items():
-        assert lim["lower"] < lim["upper"], joint
+    for joint, lim in d.joint_limits.items():
+        assert lim.lower < lim.upper, joint

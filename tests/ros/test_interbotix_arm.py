@@ -11,7 +11,7 @@ from interbotix_xs_msgs.srv import OperatingModes, Reboot, TorqueEnable  # noqa:
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
-from diffog.config import load_robot_description  # noqa: E402
+from diffog.robot import load_robot_description  # noqa: E402
 from diffog.hardware.robot import RobotError  # noqa: E402
 from diffog_policy.interbotix_arm import InterbotixArm  # noqa: E402
 
@@ -57,7 +57,7 @@ def graph():
     executor.add_node(arm_node)
     spin = threading.Thread(target=executor.spin, daemon=True)
     spin.start()
-    arm = InterbotixArm(arm_node, "follower_left", load_robot_description()["ros_interface"], service_timeout_s=10.0)
+    arm = InterbotixArm(arm_node, "follower_left", load_robot_description().ros_interface, service_timeout_s=10.0)
     yield fake, arm
     executor.shutdown()
     rclpy.shutdown(context=ctx)
@@ -111,7 +111,7 @@ def test_silent_arm_is_a_clear_error():
     rclpy.init(context=ctx)
     node = rclpy.create_node("lonely", context=ctx)
     try:
-        arm = InterbotixArm(node, "follower_right", load_robot_description()["ros_interface"], service_timeout_s=0.5)
+        arm = InterbotixArm(node, "follower_right", load_robot_description().ros_interface, service_timeout_s=0.5)
         with pytest.raises(RobotError, match="no joint_states on /follower_right/joint_states"):
             arm.read()
         with pytest.raises(RobotError, match="torque_enable is not available"):

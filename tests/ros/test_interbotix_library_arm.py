@@ -12,7 +12,7 @@ rclpy = pytest.importorskip("rclpy", reason="run through `make test` (needs env.
 from builtin_interfaces.msg import Time  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
-from diffog.config import load_robot_description  # noqa: E402
+from diffog.robot import load_robot_description  # noqa: E402
 from diffog.hardware.robot import RobotError  # noqa: E402
 from diffog_policy.interbotix_arm import InterbotixArm  # noqa: E402
 from diffog_policy.interbotix_library_arm import InterbotixLibraryArm, make_xs_arms  # noqa: E402

@@ -15,8 +15,8 @@ from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
 
 from diffog.deploy.aloha_topics import AlohaTopics  # noqa: E402
-from diffog.deploy.graph_runner import find_executable  # noqa: E402
-from diffog.deploy.safety import JointLimits  # noqa: E402
+from diffog.rostools.graph_runner import find_executable  # noqa: E402
+from diffog.robot.safety import JointLimits  # noqa: E402
 from tests.core.deploy.tiny_checkpoint import CAMERA, write_tiny_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.ros

@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("rclpy", reason="run through `make test` (needs env.sh)")
 
 from diffog.deploy.aloha_topics import AlohaTopics  # noqa: E402
-from diffog.deploy.replay import command_topics, replay  # noqa: E402
-from diffog.deploy.rosbag_io import BagRecorder, command_series, project_typestore, read_bag  # noqa: E402
-from diffog.deploy.safety import JointLimits  # noqa: E402
+from diffog.rostools.replay import command_topics, replay  # noqa: E402
+from diffog.rostools.rosbag_io import BagRecorder, command_series, project_typestore, read_bag  # noqa: E402
+from diffog.robot.safety import JointLimits  # noqa: E402
 from tests.core.deploy.tiny_checkpoint import CAMERA, write_tiny_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.ros

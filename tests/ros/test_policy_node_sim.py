@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("rclpy", reason="run through `make test` (needs env.sh)")
 
-from diffog.deploy.graph_runner import GraphProcess, load_graphs  # noqa: E402
-from diffog.deploy.rosbag_io import project_typestore, read_bag  # noqa: E402
+from diffog.rostools.graph_runner import GraphProcess, load_graphs  # noqa: E402
+from diffog.rostools.rosbag_io import project_typestore, read_bag  # noqa: E402
 from tests.core.deploy.tiny_checkpoint import write_tiny_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.ros

@@ -11,16 +11,14 @@ import time
 
 import numpy as np
 import pytest
-import yaml
 
 rclpy = pytest.importorskip("rclpy", reason="run through `make test` (needs env.sh)")
 from diffog_msgs.srv import EndEpisode, StartEpisode  # noqa: E402
 
-from diffog.config import load_robot_description  # noqa: E402
+from diffog.robot import load_robot_description  # noqa: E402
 from diffog.data.aloha_hdf5 import list_episodes, read_episode  # noqa: E402
-from diffog.deploy.rosbag_io import bag_topics  # noqa: E402
+from diffog.rostools.rosbag_io import bag_topics  # noqa: E402
 from diffog.hardware import dynamixel_table as xt  # noqa: E402
-from diffog.hardware.gripper import GripperMapping  # noqa: E402
 from diffog.hardware.servo_bus_emulator import ServoBusEmulator  # noqa: E402
 from node_processes import spawn, stop, wait_for  # noqa: E402
 
@@ -33,15 +31,15 @@ WAIST = 0.3  # where the operator holds the left leader's waist during the recor
 def rig(tmp_path_factory):
     """Sim node + teleop node (emulated leaders, followers through the sim's xs_sdk interface), teleoperating."""
     d = copy.deepcopy(load_robot_description())
-    ids = d["motor_ids"]
-    g = GripperMapping.from_description(d)
+    ids = d.motor_ids
+    g = d.gripper
     with contextlib.ExitStack() as stack:
         buses = {a: stack.enter_context(ServoBusEmulator(ids.values())) for a in LEADERS}
-        d["ports"].update({a: bus.port for a, bus in buses.items()})
-        d["teleop"]["move_time_s"] = 0.3
+        d.ports.update({a: bus.port for a, bus in buses.items()})
+        d.teleop.move_time_s = 0.3
         rig_dir = tmp_path_factory.mktemp("rig")
         config = rig_dir / "aloha.yaml"
-        config.write_text(yaml.safe_dump(d))
+        config.write_text(d.to_yaml())
         procs = {
             "sim node": spawn(rig_dir / "sim.log", "-m", "aloha_bringup.sim_node", "--ros-args", "-p", "task:=transfer_cube", "-p",
                               "render_height:=24", "-p", "render_width:=32", "-p", "cameras:=[cam_high]",
@@ -57,7 +55,7 @@ def rig(tmp_path_factory):
             return buses[arm].servo(ids[joint])
 
         wait_for(lambda: leader("leader_right", "gripper").table[xt.TORQUE_ENABLE] == 0
-                 and leader("leader_right", "elbow").int_at(xt.GOAL_POSITION) == xt.radians_to_ticks(d["start_pose"][2]),
+                 and leader("leader_right", "elbow").int_at(xt.GOAL_POSITION) == xt.radians_to_ticks(d.start_pose[2]),
                  "teleop never reached the start pose", procs)
         for arm in LEADERS:  # the operator squeezes both leader grippers: teleop starts, leaders go limp
             leader(arm, "gripper").set_int(xt.PRESENT_POSITION, xt.radians_to_ticks(-0.5))
@@ -139,8 +137,8 @@ def test_teleoperated_sim_episode_over_ros_reads_back(rig, tmp_path):
     assert ep.images["cam_high"].shape == (len(ep), 24, 32, 3) and ep.images["cam_high"].std() > 0
     # the action is what teleop sent: the left leader's waist and open gripper, the right leader at the start pose
     # with its gripper squeezed (ALOHA's normalization of the leader gripper, clipped to the joint limits)
-    g = GripperMapping.from_description()
-    start = load_robot_description()["start_pose"][:6]
+    g = load_robot_description().gripper
+    start = load_robot_description().start_pose[:6]
     np.testing.assert_allclose(ep.action[:, 0], WAIST, atol=2e-3)
     np.testing.assert_allclose(ep.action[:, 6], 1.0, atol=2e-3)
     np.testing.assert_allclose(ep.action[:, 7:13], np.tile(start, (len(ep), 1)), atol=2e-3)

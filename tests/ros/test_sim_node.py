@@ -14,7 +14,7 @@ from interbotix_xs_msgs.srv import OperatingModes, Reboot, TorqueEnable  # noqa:
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 
-from diffog.config import load_robot_description  # noqa: E402
+from diffog.robot import load_robot_description  # noqa: E402
 
 pytestmark = pytest.mark.ros
 START = [0.0, -0.96, 1.16, 0.0, -0.3, 0.0]
@@ -27,16 +27,16 @@ class Client:
         self.executor.add_node(self.node)
         self.states = {}
         self.images = []
-        ros = load_robot_description()["ros_interface"]
+        ros = load_robot_description().ros_interface
         for arm in ("follower_left", "follower_right"):
-            self.node.create_subscription(JointState, ros["joint_states"].format(arm_ns=arm),
+            self.node.create_subscription(JointState, ros.joint_states.format(arm_ns=arm),
                                           lambda m, a=arm: self.states.__setitem__(a, m), 10)
-        self.node.create_subscription(Image, ros["camera_image"].format(camera="cam_high"), self.images.append, 10)
-        self.group = self.node.create_publisher(JointGroupCommand, ros["arm_group_command"].format(arm_ns="follower_left"), 10)
-        self.single = self.node.create_publisher(JointSingleCommand, ros["gripper_command"].format(arm_ns="follower_left"), 10)
-        self.torque = self.node.create_client(TorqueEnable, ros["torque_enable"].format(arm_ns="follower_right"))
-        self.reboot = self.node.create_client(Reboot, ros["reboot_motors"].format(arm_ns="follower_right"))
-        self.modes = self.node.create_client(OperatingModes, ros["set_operating_modes"].format(arm_ns="follower_left"))
+        self.node.create_subscription(Image, ros.camera_image.format(camera="cam_high"), self.images.append, 10)
+        self.group = self.node.create_publisher(JointGroupCommand, ros.arm_group_command.format(arm_ns="follower_left"), 10)
+        self.single = self.node.create_publisher(JointSingleCommand, ros.gripper_command.format(arm_ns="follower_left"), 10)
+        self.torque = self.node.create_client(TorqueEnable, ros.torque_enable.format(arm_ns="follower_right"))
+        self.reboot = self.node.create_client(Reboot, ros.reboot_motors.format(arm_ns="follower_right"))
+        self.modes = self.node.create_client(OperatingModes, ros.set_operating_modes.format(arm_ns="follower_left"))
 
     def joint(self, arm, name):
         msg = self.states[arm]
@@ -100,7 +100,7 @@ def test_sim_node_serves_the_real_robot_interface():
         assert all(math.isfinite(x) for x in positions)
         assert c.joint("follower_left", "waist") == pytest.approx(0.4, abs=0.05), "a bad command moved the arm"
 
-        opened = load_robot_description()["gripper"]["follower"]["joint_open"]
+        opened = load_robot_description().gripper.follower.joint_open
         assert c.spin_until(lambda: c.joint("follower_left", "left_finger") > 0.05, 20.0,
                             lambda: c.single.publish(JointSingleCommand(name="gripper", cmd=opened)))
 

@@ -5,15 +5,13 @@ import copy
 import time
 
 import pytest
-import yaml
 
 rclpy = pytest.importorskip("rclpy", reason="run through `make test` (needs env.sh)")
 from interbotix_xs_msgs.msg import JointGroupCommand  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
-from diffog.config import load_robot_description  # noqa: E402
+from diffog.robot import load_robot_description  # noqa: E402
 from diffog.hardware import dynamixel_table as xt  # noqa: E402
-from diffog.hardware.gripper import GripperMapping  # noqa: E402
 from diffog.hardware.servo_bus_emulator import ServoBusEmulator  # noqa: E402
 from node_processes import spawn, stop, wait_for  # noqa: E402
 
@@ -23,13 +21,13 @@ ARMS = ("leader_left", "leader_right", "follower_left", "follower_right")
 
 def test_teleop_node_over_dynamixel_buses(tmp_path):
     d = copy.deepcopy(load_robot_description())
-    ids = d["motor_ids"]
-    g = GripperMapping.from_description(d)
+    ids = d.motor_ids
+    g = d.gripper
     with contextlib.ExitStack() as stack:
         buses = {a: stack.enter_context(ServoBusEmulator(ids.values())) for a in ARMS}
-        d["ports"] = {a: bus.port for a, bus in buses.items()}
-        d["teleop"]["move_time_s"] = 0.2
-        (tmp_path / "aloha.yaml").write_text(yaml.safe_dump(d))
+        d.ports = {a: bus.port for a, bus in buses.items()}
+        d.teleop.move_time_s = 0.2
+        (tmp_path / "aloha.yaml").write_text(d.to_yaml())
         procs = {"teleop node": spawn(
             tmp_path / "teleop.log", "-m", "diffog_policy.teleop_node", "--ros-args", "-p", "leader_backend:=dynamixel",
             "-p", "follower_backend:=dynamixel", "-p", f"robot_description:={tmp_path / 'aloha.yaml'}",
@@ -45,11 +43,11 @@ def test_teleop_node_over_dynamixel_buses(tmp_path):
         # start pose reached, leader grippers freed for the gesture
         def at_start_pose():  # the last step of the move, then the leader grippers torqued off
             elbow = xt.ticks_to_radians(reg("leader_right", "elbow", xt.GOAL_POSITION, 4))
-            return abs(elbow - d["start_pose"][2]) < 2e-3 and reg("leader_right", "gripper", xt.TORQUE_ENABLE) == 0
+            return abs(elbow - d.start_pose[2]) < 2e-3 and reg("leader_right", "gripper", xt.TORQUE_ENABLE) == 0
         wait_for(at_start_pose, "never reached the start pose", procs)
         for arm in ARMS:
             assert xt.ticks_to_radians(reg(arm, "elbow", xt.GOAL_POSITION, 4)) == pytest.approx(
-                d["start_pose"][2], abs=2e-3)
+                d.start_pose[2], abs=2e-3)
         assert reg("follower_left", "gripper", xt.OPERATING_MODE) == 5
         time.sleep(0.3)
         assert reg("leader_left", "waist", xt.TORQUE_ENABLE) == 1  # no gesture yet: leaders stay torqued

@@ -3,14 +3,27 @@ from __future__ import annotations
 
 import abc
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from diffog.sim.trajectory import Waypoint
 
-if TYPE_CHECKING:
-    from diffog.sim.env import SimAloha
+
+class SimAloha(Protocol):
+    """What a task reads and sets in the sim (diffog.sim.env.SimAloha, which imports the tasks, not the
+    other way round)."""
+
+    model: Any  # mujoco.MjModel
+    data: Any   # mujoco.MjData
+
+    def body_pos(self, body: str) -> np.ndarray: ...
+    def body_xmat(self, body: str) -> np.ndarray: ...
+    def body_geoms(self, body: str) -> set[int]: ...
+    def in_contact(self, geoms_a: set[int], geoms_b: set[int]) -> bool: ...
+    def set_free_pose(self, body: str, pos: Sequence[float], yaw: float = 0.0) -> None: ...
+    def set_mocap_pos(self, body: str, pos: Sequence[float]) -> None: ...
 
 
 class Task(abc.ABC):

@@ -3,7 +3,7 @@ import pytest
 
 from diffog.deploy.controller import Execution, PolicyController
 from diffog.deploy.observation import ObservationMatcher
-from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
+from diffog.robot.safety import JointLimits, SafetyFilter, UnsafeCommand
 
 SLICES = {"follower_left": slice(0, 7), "follower_right": slice(7, 14)}
 HOME = np.array([0.0, -0.96, 1.16, 0.0, -0.3, 0.0, 0.5] * 2)

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from diffog.config import action_joint_names
+from diffog.robot import load_robot_description
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.deploy.refiners import ChunkRefiner
 from diffog.refine import DiffOGLayer, continuous_dims_from_names
 
 T, D, BOUND = 6, 14, 0.05
-DIMS = continuous_dims_from_names(action_joint_names())
+DIMS = continuous_dims_from_names(load_robot_description().action_joint_names)
 # robot units: joints span [-2, 2] rad (normalized = x / 2), grippers [0, 1]
 NORM = MinMaxNormalizer({"action": (torch.tensor([-2.0] * 6 + [0.0] + [-2.0] * 6 + [0.0]),
                                     torch.tensor([2.0] * 6 + [1.0] + [2.0] * 6 + [1.0]))})

@@ -5,9 +5,9 @@ import pathlib
 
 import torch
 
-from diffog.config import joint_indices, load_robot_description, policy_joint_names
+from diffog.robot import load_robot_description
 from diffog.data.normalizer import MinMaxNormalizer
-from diffog.deploy.safety import JointLimits
+from diffog.robot.safety import JointLimits
 from diffog.policy.checkpoint import save_checkpoint
 from diffog.policy.factory import build_policy
 from diffog.training.config import compose_config
@@ -25,8 +25,9 @@ def write_tiny_checkpoint(path: pathlib.Path, mode: str = "dataset", seed: int =
     cfg = compose_config(["task=move_stack", "policy=tiny", *inputs, "policy.resnet_width=4",
                           f"policy.image_size=[{IMAGE_SIZE[0]},{IMAGE_SIZE[1]}]", "policy.num_inference_steps=2",
                           f"mode={mode}", "task.refine.bound=0.05"])
-    names = policy_joint_names(cfg["task"]["arms"])
-    index = joint_indices(names)
+    robot = load_robot_description()
+    names = robot.policy_joint_names(cfg.task.arms)
+    index = robot.joint_indices(names)
     lim = JointLimits.from_description()
     lo, hi = torch.tensor(lim.lower[index] * 0.5), torch.tensor(lim.upper[index] * 0.5)
     hi[[i for i, n in enumerate(names) if n.endswith("gripper")]] = 1.0
@@ -35,5 +36,5 @@ def write_tiny_checkpoint(path: pathlib.Path, mode: str = "dataset", seed: int =
         stats["object_poses"] = (-torch.ones(object_pose_dim), torch.ones(object_pose_dim))
     normalizer = MinMaxNormalizer(stats)
     policy = build_policy(cfg, normalizer, names)
-    return save_checkpoint(path, weights=policy.state_dict(), normalizer_state=normalizer.state_dict(), config=cfg,
-                           joint_names=names, robot=load_robot_description()["robot"])
+    return save_checkpoint(path, weights=policy.state_dict(), normalizer_state=normalizer.state_dict(), config=cfg.to_dict(),
+                           joint_names=names, robot=robot.robot)

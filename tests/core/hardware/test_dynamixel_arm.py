@@ -5,13 +5,13 @@ import time
 import numpy as np
 import pytest
 
-from diffog.config import load_robot_description
+from diffog.robot import load_robot_description
 from diffog.hardware import dynamixel_table as xt
 from diffog.hardware.dynamixel_arm import DynamixelArm
 from diffog.hardware.robot import RobotError
 from diffog.hardware.servo_bus_emulator import SYNC_READ, SYNC_WRITE, ServoBusEmulator
 
-IDS = load_robot_description()["motor_ids"]
+IDS = load_robot_description().motor_ids
 
 
 @pytest.fixture

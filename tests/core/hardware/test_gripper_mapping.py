@@ -1,8 +1,7 @@
 """The gripper mapping reproduces ALOHA's constants.py functions with the constants of aloha.yaml."""
 import pytest
 
-from diffog.config import load_robot_description
-from diffog.hardware.gripper import GripperMapping
+from diffog.robot import GripperConstants, load_robot_description
 
 # tonyzhaozh/aloha aloha_scripts/constants.py
 MASTER_GRIPPER_POSITION_OPEN, MASTER_GRIPPER_POSITION_CLOSE = 0.02417, 0.01244
@@ -12,24 +11,23 @@ PUPPET_GRIPPER_JOINT_OPEN, PUPPET_GRIPPER_JOINT_CLOSE = 1.4910, -0.6213
 
 
 def test_yaml_constants_are_alohas():
-    g = load_robot_description()["gripper"]
-    assert g["leader"] == {"position_open": MASTER_GRIPPER_POSITION_OPEN, "position_close": MASTER_GRIPPER_POSITION_CLOSE,
-                           "joint_open": MASTER_GRIPPER_JOINT_OPEN, "joint_close": MASTER_GRIPPER_JOINT_CLOSE}
-    assert g["follower"] == {"position_open": PUPPET_GRIPPER_POSITION_OPEN,
-                             "position_close": PUPPET_GRIPPER_POSITION_CLOSE,
-                             "joint_open": PUPPET_GRIPPER_JOINT_OPEN, "joint_close": PUPPET_GRIPPER_JOINT_CLOSE}
+    g = load_robot_description().gripper
+    assert g.leader == GripperConstants(MASTER_GRIPPER_POSITION_OPEN, MASTER_GRIPPER_POSITION_CLOSE,
+                                        MASTER_GRIPPER_JOINT_OPEN, MASTER_GRIPPER_JOINT_CLOSE)
+    assert g.follower == GripperConstants(PUPPET_GRIPPER_POSITION_OPEN, PUPPET_GRIPPER_POSITION_CLOSE,
+                                          PUPPET_GRIPPER_JOINT_OPEN, PUPPET_GRIPPER_JOINT_CLOSE)
 
 
 @pytest.mark.parametrize("leader_joint", [MASTER_GRIPPER_JOINT_CLOSE, -0.3, 0.0, MASTER_GRIPPER_JOINT_OPEN, 0.5])
 def test_leader_to_follower_matches_master2puppet(leader_joint):
-    m = GripperMapping.from_description()
+    m = load_robot_description().gripper
     normalized = (leader_joint - MASTER_GRIPPER_JOINT_CLOSE) / (MASTER_GRIPPER_JOINT_OPEN - MASTER_GRIPPER_JOINT_CLOSE)
     puppet = normalized * (PUPPET_GRIPPER_JOINT_OPEN - PUPPET_GRIPPER_JOINT_CLOSE) + PUPPET_GRIPPER_JOINT_CLOSE
     assert m.leader_to_follower_joint(leader_joint) == pytest.approx(puppet)
 
 
 def test_end_points_and_finger_normalization():
-    m = GripperMapping.from_description()
+    m = load_robot_description().gripper
     assert m.leader_to_follower_joint(MASTER_GRIPPER_JOINT_OPEN) == pytest.approx(PUPPET_GRIPPER_JOINT_OPEN)
     assert m.leader_to_follower_joint(MASTER_GRIPPER_JOINT_CLOSE) == pytest.approx(PUPPET_GRIPPER_JOINT_CLOSE)
     assert m.follower.position_to_normalized(PUPPET_GRIPPER_POSITION_OPEN) == pytest.approx(1.0)
@@ -44,7 +42,7 @@ def test_joint_state_fields_to_aloha_qpos_use_the_finger_like_aloha():
 
     from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
 
-    m = GripperMapping.from_description()
+    m = load_robot_description().gripper
     names = ["waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper", "left_finger",
              "right_finger"]
     pos = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.9, 0.03822, -0.03822]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from diffog.hardware.gripper import GripperMapping
+from diffog.robot import load_robot_description
 from diffog.hardware.robot import Bimanual, RobotError
 from diffog.hardware.sim_arm import SimRobot
 
@@ -18,7 +18,7 @@ def robot():
 
 def test_commands_reach_the_sim_and_reads_match_its_qpos(robot):
     left = robot.arms["left"]
-    follower = GripperMapping.from_description().follower
+    follower = load_robot_description().gripper.follower
     left.command_arm([0.2, -0.96, 1.16, 0.0, -0.3, 0.0])
     left.command_gripper(follower.joint_open)
     for _ in range(50):

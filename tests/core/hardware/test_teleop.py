@@ -5,17 +5,16 @@ import copy
 import numpy as np
 import pytest
 
-from diffog.config import load_robot_description
+from diffog.robot import load_robot_description
 from diffog.hardware import dynamixel_table as xt
 from diffog.hardware.dynamixel_arm import DynamixelArm
-from diffog.hardware.gripper import GripperMapping
 from diffog.hardware.robot import Bimanual
 from diffog.hardware.servo_bus_emulator import ServoBusEmulator
 from diffog.hardware.teleop import Phase, Teleoperator
 
 D = copy.deepcopy(load_robot_description())
-D["teleop"]["move_time_s"] = 0.1
-IDS = D["motor_ids"]
+D.teleop.move_time_s = 0.1
+IDS = D.motor_ids
 
 
 @pytest.fixture
@@ -44,8 +43,8 @@ def test_start_pose_gesture_then_followers_track_leaders(rig):
     with pytest.raises(RuntimeError, match="prepare"):
         teleop.tick()
     teleop.prepare(sleep=lambda s: None)
-    g = GripperMapping.from_description(D)
-    start = D["start_pose"][:6]
+    g = D.gripper
+    start = D.start_pose[:6]
     for name, bus in buses.items():
         assert [goal_rad(bus, j) for j in ("waist", "shoulder", "elbow")] == pytest.approx(start[:3], abs=2e-3)
         assert bus.servo(IDS["shoulder_shadow"]).int_at(xt.GOAL_POSITION) == bus.servo(IDS["shoulder"]).int_at(
@@ -70,7 +69,7 @@ def test_start_pose_gesture_then_followers_track_leaders(rig):
     # the operator moves the left waist by 0.5 rad: the follower gets there in velocity-limited steps
     hand_moves(buses["leader_left"], "waist", 0.5)
     hand_moves(buses["leader_left"], "gripper", g.leader.joint_open)
-    max_step = D["joint_limits"]["waist"]["velocity"] / D["control_rate_hz"]
+    max_step = D.joint_limits["waist"].velocity / D.control_rate_hz
     waists = [goal_rad(buses["follower_left"], "waist")]
     for _ in range(12):
         action = teleop.tick()

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffog.config import REPO_ROOT
+from diffog import REPO_ROOT
 from diffog.deploy.observation import Observation
-from diffog.deploy.runtime_policy import load_runtime_policy
+from diffog.deploy.deployed_policy import load_deployed_policy
 
 SHIPPED = sorted(p.name for p in (REPO_ROOT / "checkpoints").glob("*.ckpt"))
 
@@ -19,24 +19,24 @@ def test_checkpoints_are_shipped():
 def test_shipped_checkpoint_loads_and_refines_within_its_bound(name):
     path = REPO_ROOT / "checkpoints" / name
     assert path.stat().st_size < 50e6
-    runtime = load_runtime_policy(path, refiner="diffog", seed=0)
-    policy = runtime.loaded
-    bound = torch.as_tensor(policy.config["task"]["refine"]["bound"], dtype=torch.float32)
-    assert policy.has_layer and bound.numel() in (1, len([n for n in policy.joint_names if "gripper" not in n]))
+    policy = load_deployed_policy(path, seed=0)
+    bound = torch.as_tensor(policy.config.task.refine.bound_values, dtype=torch.float32)
+    assert policy.model.layer is not None
+    assert bound.numel() in (1, len([n for n in policy.policy_joint_names if "gripper" not in n]))
     mid = {k: policy.normalizer.unnormalize(k, torch.zeros(policy.normalizer.dim(k))).numpy()  # mid-range values
            for k in policy.lowdim_keys}
     qpos = np.zeros(14)
-    qpos[runtime.index] = mid["qpos"]
+    qpos[policy.index] = mid["qpos"]
     rng = np.random.default_rng(0)
     streams = {k: v for k, v in mid.items() if k != "qpos"}
     streams.update({c: rng.integers(0, 255, (*policy.image_size, 3), dtype=np.uint8) for c in policy.cameras})
     history = [Observation(stamp=policy.dt * k, qpos=qpos, streams=streams) for k in range(policy.n_obs_steps)]
-    raw = runtime.infer(history)
-    refined, stats = runtime.refine(raw, qpos)
+    raw = policy.infer(history)
+    refined, stats = policy.refine(raw, qpos)
     assert raw.shape == refined.shape == (policy.chunk_length, 14) and stats["converged"]
-    idle = [i for i in range(14) if i not in runtime.index]
+    idle = [i for i in range(14) if i not in policy.index]
     np.testing.assert_array_equal(refined[:, idle], np.tile(qpos[idle], (len(refined), 1)))
-    n = policy.normalizer.normalize("action", torch.tensor(np.vstack([qpos, refined])[:, runtime.index],
+    n = policy.normalizer.normalize("action", torch.tensor(np.vstack([qpos, refined])[:, policy.index],
                                                            dtype=torch.float32))
-    dims = [i for i, j in enumerate(policy.joint_names) if "gripper" not in j]
+    dims = [i for i, j in enumerate(policy.policy_joint_names) if "gripper" not in j]
     assert torch.all(n[1:, dims].sub(n[:-1, dims]).abs() <= bound + 1e-5)

@@ -119,10 +119,10 @@ def test_reference_qpth_backend_agrees_with_quadprog_and_active_set():
 
 
 def test_aloha_size_matches_quadprog():
-    from diffog.config import action_joint_names
+    from diffog.robot import load_robot_description
     from diffog.refine import continuous_dims_from_names
 
-    names = action_joint_names()
+    names = load_robot_description().action_joint_names
     dims = continuous_dims_from_names(names)
     layer = DiffOGLayer(16, 14, dims, -0.05, 0.05, q_mode="identity").double()
     g = torch.Generator().manual_seed(17)

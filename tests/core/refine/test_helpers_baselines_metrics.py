@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from diffog.config import action_joint_names, load_robot_description
+from diffog.robot import load_robot_description
 from diffog.refine import (
     PENALTY_PRESETS,
     bounds_from_physical_limits,
@@ -16,14 +16,14 @@ from diffog.refine import (
 
 
 def test_continuous_dims_exclude_grippers_by_name():
-    assert continuous_dims_from_names(action_joint_names()) == [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
+    assert continuous_dims_from_names(load_robot_description().action_joint_names) == [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
     with pytest.raises(ValueError, match="no continuous"):
         continuous_dims_from_names(["left_gripper"])
 
 
 def test_bounds_from_physical_limits_use_dt_and_normalizer_scale():
     d = load_robot_description()
-    vmax = d["joint_limits"]["waist"]["velocity"]
+    vmax = d.joint_limits["waist"].velocity
     lo, hi = bounds_from_physical_limits([vmax, 1.0], dt=0.02, scale=[2 / (2 * math.pi), 2 / 1.0])
     torch.testing.assert_close(hi, torch.tensor([vmax * 0.02 / math.pi, 0.04], dtype=torch.float64))
     torch.testing.assert_close(lo, -hi)

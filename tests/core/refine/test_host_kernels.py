@@ -61,7 +61,7 @@ def test_active_set_kernel_matches_the_batched_torch_solver(with_past):
     assert bool(batched.converged.all())
     for b in range(B):
         z, st, it, status, kkt = host_kernels.solve(P[b].numpy(), q[b].numpy(), lo[b].numpy(), hi[b].numpy(),
-                                                    np.zeros(n, np.int8), 100, 1e-10, 0)
+                                                    np.zeros(n, np.int8), 100, 1e-10, -1, 0.0)
         assert status == host_kernels.CONVERGED and kkt < 1e-9
         np.testing.assert_array_equal(st, batched.state[b].numpy())
         np.testing.assert_allclose(z, batched.z[b].numpy(), rtol=0, atol=1e-10)
@@ -75,18 +75,18 @@ def test_active_set_kernel_reports_a_hessian_that_is_not_positive_definite():
     bounded = np.flatnonzero(np.isfinite(lo_h))
     P = np.eye(n)
     P[bounded[0], bounded[0]] = -1.0  # the bounded block (its Schur complement) is indefinite
-    out = host_kernels.solve(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10, 0)
+    out = host_kernels.solve(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10, -1, 0.0)
     assert out[3] == host_kernels.NOT_SPD
     P = np.eye(n)
     P[np.flatnonzero(np.isinf(lo_h))[0]] *= -1  # the eliminated (unbounded) block is
-    assert host_kernels.solve(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10, 0)[3] == host_kernels.NOT_SPD
+    assert host_kernels.solve(P, np.ones(n), lo_h, hi_h, np.zeros(n, np.int8), 10, 1e-10, -1, 0.0)[3] == host_kernels.NOT_SPD
 
 
 def test_active_set_kernel_stops_on_a_cycle_or_its_cap_without_claiming_convergence():
     coords, lo, hi = coords_and_box(True)
     n = T * D
     P, q = random_spd(1, n, cond=1e6, seed=4)[0].numpy(), np.random.default_rng(5).standard_normal(n) * 5
-    *_, status, _ = host_kernels.solve(P, q, lo[0].numpy(), hi[0].numpy(), np.zeros(n, np.int8), 1, 1e-10, 0)
+    *_, status, _ = host_kernels.solve(P, q, lo[0].numpy(), hi[0].numpy(), np.zeros(n, np.int8), 1, 1e-10, -1, 0.0)
     assert status == host_kernels.NOT_CONVERGED  # one iteration cannot confirm the active set this q needs
 
 
@@ -100,8 +100,8 @@ def test_capped_iteration_falls_back_to_the_compiled_interior_point_guess_and_en
     exact, _ = box_qp.solve(P, q, lo.expand(B, -1), hi.expand(B, -1), None, box_qp.BoxQPOptions(), keep_factor=False)
     for b in range(B):
         args = (P[b].numpy(), q[b].numpy(), lo[0].numpy(), hi[0].numpy(), np.zeros(n, np.int8), 1, 1e-10)
-        assert host_kernels.solve(*args, 0)[3] == host_kernels.NOT_CONVERGED  # one iteration is not enough...
-        z, st, it, status, kkt = host_kernels.solve(*args, 200)  # ...the interior-point guess, polished, is
+        assert host_kernels.solve(*args, -1, 0.0)[3] == host_kernels.NOT_CONVERGED  # one iteration is not enough...
+        z, st, it, status, kkt = host_kernels.solve(*args, 200, 1e-8)  # ...the interior-point guess, polished, is
         assert status == host_kernels.POLISHED and kkt < 1e-9 and it > 5
         np.testing.assert_array_equal(st, exact.state[b].numpy())
         np.testing.assert_allclose(z, exact.z[b].numpy(), rtol=0, atol=1e-10)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from diffog.config import load_robot_description
+from diffog.robot import load_robot_description
 from diffog.sim import TASKS, make_env
 
 
@@ -19,16 +19,16 @@ def test_contract(env):
     env.reset(0)
     for fn in (env.qpos, env.qvel, env.effort):
         assert fn().shape == (14,)
-    start = load_robot_description()["start_pose"]
+    start = load_robot_description().start_pose
     np.testing.assert_allclose(env.qpos()[:6], start[:6], atol=1e-9)
     np.testing.assert_allclose(env.qpos()[7:13], start[:6], atol=1e-9)
 
 
 def test_gripper_is_the_follower_finger_normalized_with_aloha_constants(env):
-    follower = load_robot_description()["gripper"]["follower"]
+    follower = load_robot_description().gripper.follower
     env.reset(0)
     finger = env.data.qpos[env.model.joint("vx300s_left/left_finger").qposadr[0]]
-    expected = (finger - follower["position_close"]) / (follower["position_open"] - follower["position_close"])
+    expected = (finger - follower.position_close) / (follower.position_open - follower.position_close)
     assert env.qpos()[6] == pytest.approx(expected)
     hold = env.qpos()
     hold[6], hold[13] = 1.0, 0.0  # open left, close right

@@ -5,7 +5,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from diffog.config import action_joint_names
+from diffog.robot import load_robot_description
 from diffog.data.aloha_hdf5 import write_episode
 
 CAMERA = "cam_high"
@@ -23,7 +23,7 @@ def synth_episode(directory: pathlib.Path, seed: int, length: int = 40, image_si
     frame[..., 0] = np.uint8(255 * (goal[0] + 0.5))  # the image shows where the motion heads
     frame[:, :, : w // 2, 1] = np.linspace(0, 255, length, dtype=np.uint8)[:, None, None]
     return write_episode(directory, qpos, np.zeros_like(qpos), np.zeros_like(qpos), action, {CAMERA: frame},
-                         sim=True, metadata={"joint_names": action_joint_names(), "task": "synthetic"})
+                         sim=True, metadata={"joint_names": load_robot_description().action_joint_names, "task": "synthetic"})
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffog.config import action_joint_names
+from diffog.robot import load_robot_description
 from diffog.data.aloha_hdf5 import list_episodes, write_episode
 from diffog.data.dataset import ChunkDataset, split_episodes
 from diffog.data.normalizer import MinMaxNormalizer
@@ -86,7 +86,7 @@ def test_split_is_by_whole_episode_and_deterministic(episode_dir):
 def test_dataset_windows_hold_observation_history_images_and_action_chunk(episode_dir, camera):
     paths = list_episodes(episode_dir)[:2]
     ds = ChunkDataset(paths, horizon=16, n_obs_steps=2, n_action_steps=8, cameras=[camera], image_size=(12, 16),
-                      joint_names=action_joint_names())
+                      joint_names=load_robot_description().action_joint_names)
     item = ds[5]
     assert item["obs"]["qpos"].shape == (2, 14) and item["action"].shape == (16, 14)
     img = item["obs"][f"image/{camera}"]
@@ -119,4 +119,4 @@ def test_dataset_rejects_nan_actions_and_other_joint_layouts(tmp_path):
     names = [f"joint_{i}" for i in range(14)]
     other = write_episode(other_dir, q, q, q, q, metadata={"joint_names": names})
     with pytest.raises(ValueError, match="not among the recorded"):
-        ChunkDataset([other], horizon=4, n_obs_steps=2, n_action_steps=2, joint_names=action_joint_names())
+        ChunkDataset([other], horizon=4, n_obs_steps=2, n_action_steps=2, joint_names=load_robot_description().action_joint_names)

@@ -24,7 +24,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
-from diffog.config import load_robot_description
+from diffog.robot import load_robot_description
 from diffog.hardware.robot import RobotError
 from diffog.sim.env import DT, SimulationError
 from diffog.sim.server import SimServer
@@ -51,9 +51,9 @@ class SimNode(Node):
         super().__init__("aloha_sim")
         p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
         d = load_robot_description()
-        ros = d["ros_interface"]
+        ros = d.ros_interface
         size = (p["render_height"], p["render_width"]) if p["render_height"] > 0 and p["render_width"] > 0 else None
-        cameras = [c for c in p["cameras"] if c] or list(d["cameras"])
+        cameras = [c for c in p["cameras"] if c] or list(d.cameras)
         self.server = SimServer(p["task"], seed=p["seed"], render_size=size, cameras=cameras)
         self.publish_clock = bool(p["publish_clock"])
         self.real_time_factor = float(p["real_time_factor"])
@@ -62,24 +62,24 @@ class SimNode(Node):
 
         self.state_pubs = {}
         for arm_ns in self.server.followers:
-            self.state_pubs[arm_ns] = self.create_publisher(JointState, ros["joint_states"].format(arm_ns=arm_ns), 10)
-            self.create_subscription(JointGroupCommand, ros["arm_group_command"].format(arm_ns=arm_ns),
+            self.state_pubs[arm_ns] = self.create_publisher(JointState, ros.joint_states.format(arm_ns=arm_ns), 10)
+            self.create_subscription(JointGroupCommand, ros.arm_group_command.format(arm_ns=arm_ns),
                                      lambda m, a=arm_ns: self._guard(a, "joint_group", self.server.command_group,
                                                                      a, m.name, list(m.cmd)), 10)
-            self.create_subscription(JointSingleCommand, ros["gripper_command"].format(arm_ns=arm_ns),
+            self.create_subscription(JointSingleCommand, ros.gripper_command.format(arm_ns=arm_ns),
                                      lambda m, a=arm_ns: self._guard(a, "joint_single", self.server.command_single,
                                                                      a, m.name, m.cmd), 10)
-            self.create_service(TorqueEnable, ros["torque_enable"].format(arm_ns=arm_ns),
+            self.create_service(TorqueEnable, ros.torque_enable.format(arm_ns=arm_ns),
                                 lambda req, res, a=arm_ns: self._answer(
                                     res, a, "torque_enable", lambda: self.server.arm(a).set_torque(req.enable, req.name)))
-            self.create_service(Reboot, ros["reboot_motors"].format(arm_ns=arm_ns),
+            self.create_service(Reboot, ros.reboot_motors.format(arm_ns=arm_ns),
                                 lambda req, res, a=arm_ns: self._answer(
                                     res, a, "reboot_motors", lambda: self.server.arm(a).reboot(req.name, req.enable)))
-            self.create_service(OperatingModes, ros["set_operating_modes"].format(arm_ns=arm_ns),
+            self.create_service(OperatingModes, ros.set_operating_modes.format(arm_ns=arm_ns),
                                 lambda req, res, a=arm_ns: self._answer(
                                     res, a, "set_operating_modes",
                                     lambda: self.server.arm(a).set_operating_mode(req.mode, req.name)))
-        self.image_pubs = {c: self.create_publisher(Image, ros["camera_image"].format(camera=c), 2)
+        self.image_pubs = {c: self.create_publisher(Image, ros.camera_image.format(camera=c), 2)
                            for c in (cameras if size else [])}
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
         self.success_pub = self.create_publisher(Bool, "~/success", 10)

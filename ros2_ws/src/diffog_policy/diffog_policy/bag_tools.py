@@ -1,4 +1,4 @@
-"""Rosbag recording and replay nodes (MCAP, via diffog.deploy.rosbag_io): `bag_recorder` writes the topics it
+"""Rosbag recording and replay nodes (MCAP, via diffog.rostools.rosbag_io): `bag_recorder` writes the topics it
 discovers, `bag_player` publishes a bag's messages at their recorded pace with /clock, so nodes run with
 use_sim_time:=true see the recorded times (what `ros2 bag record` / `ros2 bag play --clock` do; rosbag2 has
 no pip wheels here)."""
@@ -14,8 +14,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 
-from diffog.deploy.rosbag_io import BagRecorder, bag_topics, read_bag
-from diffog_policy.spin import spin_until_shutdown
+from diffog.rostools.rosbag_io import BagRecorder, bag_topics, read_bag
+from diffog_policy.node_common import spin_main
 
 SKIP = ("/rosout", "/parameter_events", "/clock")
 
@@ -103,8 +103,7 @@ class BagPlayerNode(Node):
 
 
 def record_main(args=None) -> None:
-    rclpy.init(args=args)
-    spin_until_shutdown(BagRecorderNode())
+    spin_main(BagRecorderNode, args)
 
 
 def play_main(args=None) -> None:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import rclpy
 from rclpy.node import Node
-from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from diffog.config import load_robot_description
 from diffog.hardware.cameras import CameraError, open_camera
-from diffog_policy.spin import spin_until_shutdown
+from diffog_policy.node_common import robot_description, spin_main, stamp_from_s
 
 PARAMETERS = {
     "camera": "cam_high",          # one of aloha.yaml `cameras`; names the topic and the frame_id
@@ -37,9 +34,9 @@ class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("camera")
         p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
-        d = load_robot_description(p["robot_description"]) if p["robot_description"] else load_robot_description()
+        d = robot_description(p["robot_description"])
         self.name = p["camera"]
-        if self.name not in d["cameras"]:
+        if self.name not in d.cameras:
             raise ValueError(f"unknown camera {self.name!r}; aloha.yaml has {d['cameras']}")
         self.env = None
         if p["backend"] == "sim":
@@ -47,7 +44,7 @@ class CameraNode(Node):
             self.env = make_env(p["sim_task"], seed=0, render_size=(p["height"], p["width"]), cameras=[self.name])
         self.camera = open_camera(p["backend"], self.name, device=p["device"], width=p["width"], height=p["height"],
                                   fps=p["fps"], env=self.env)
-        topic = d["ros_interface"]["camera_image"].format(camera=self.name)
+        topic = d.ros_interface.camera_image.format(camera=self.name)
         self.image_pub = self.create_publisher(Image, topic, 2)
         self.compressed_pub = self.create_publisher(CompressedImage, f"{topic}/compressed", 2) \
             if p["compressed"] else None
@@ -65,7 +62,7 @@ class CameraNode(Node):
             return
         if not self.context.ok():  # shut down (SIGINT/SIGTERM) while the frame was captured
             return
-        header = Header(stamp=Time(nanoseconds=int(frame.stamp * 1e9)).to_msg(), frame_id=f"{self.name}_color_optical_frame")
+        header = Header(stamp=stamp_from_s(frame.stamp), frame_id=f"{self.name}_color_optical_frame")
         img = np.ascontiguousarray(frame.image)
         self.image_pub.publish(Image(header=header, height=img.shape[0], width=img.shape[1], encoding="rgb8",
                                      is_bigendian=0, step=3 * img.shape[1], data=img.tobytes()))
@@ -83,14 +80,7 @@ class CameraNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = CameraNode()
-    except (CameraError, ValueError) as e:
-        rclpy.logging.get_logger("camera").fatal(str(e))
-        rclpy.try_shutdown()
-        raise SystemExit(1) from e
-    spin_until_shutdown(node)
+    spin_main(CameraNode, args, fatal=(CameraError, ValueError), logger="camera")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
@@ -28,8 +28,9 @@ from std_srvs.srv import SetBool, Trigger
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.deploy.aloha_topics import AlohaTopics
 from diffog.deploy.episodes import executed_metrics, summarize
-from diffog.deploy.runtime_policy import resolve_checkpoint
+from diffog.deploy.deployed_policy import resolve_checkpoint
 from diffog.policy.checkpoint import read_checkpoint
+from diffog_policy.node_common import call_service, clock_now_s, spinning_in_background
 
 PARAMETERS = {
     "checkpoint": "",               # the policy's checkpoint: its normalizer and step (dt) scale the metrics
@@ -55,7 +56,7 @@ class EpisodeRunner(Node):
         self.normalizer = MinMaxNormalizer.from_state_dict(payload["normalizer"])
         self.joint_names = list(payload["joint_names"])
         self.topics = AlohaTopics.load()
-        self.dt = payload["config"]["task"]["frame_skip"] / self.topics.description["control_rate_hz"]
+        self.dt = payload["policy_config"].task.frame_skip / self.topics.description.control_rate_hz
         self.lock = threading.Lock()
         self.latest: dict[str, np.ndarray] = {}
         self.rows: list[tuple[float, np.ndarray]] = []
@@ -99,18 +100,13 @@ class EpisodeRunner(Node):
 
     # --- the evaluation -------------------------------------------------------------------------------------
     def now_s(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return clock_now_s(self)
 
     def call(self, client, request, what: str, timeout: float = 30.0):
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise TimeoutError(f"{what}: service {client.srv_name} did not appear within {timeout} s")
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what}: no answer within {timeout} s")
-            time.sleep(0.02)
-        return future.result()
+        try:
+            return call_service(client, request, timeout)
+        except TimeoutError as e:
+            raise TimeoutError(f"{what}: {e}") from e
 
     def set_parameter(self, client, name: str, value: ParameterValue) -> None:
         request = SetParameters.Request(parameters=[Parameter(name=name, value=value)])
@@ -142,7 +138,8 @@ class EpisodeRunner(Node):
                "duration_s": duration, "commands": len(rows)}
         if rows:
             times, cmds = np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])
-            run.update(executed_metrics(times, cmds, self.dt, self.normalizer, self.joint_names))
+            run.update(executed_metrics(times, cmds, self.dt, self.normalizer, self.joint_names,
+                                        self.topics.description.joint_indices(self.joint_names)))
         if latency:
             run.update({k: float(np.mean([x[k] for x in latency])) for k in latency[0]})
         self.get_logger().info(f"{mode} seed {seed}: success={run['success']} in {duration:.1f} s, "
@@ -163,25 +160,14 @@ class EpisodeRunner(Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    code, node, executor, spinner = 0, None, None, None
     try:
         node = EpisodeRunner()
-        executor = MultiThreadedExecutor()
-        executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
-        node.run()
+        with spinning_in_background(node):
+            node.run()
     except (KeyboardInterrupt, ExternalShutdownException):
-        code = 130
+        raise SystemExit(130)
     finally:
-        # stop spinning before the context goes: a spinning executor thread at exit aborts the process
-        if executor is not None:
-            executor.shutdown()
-            spinner.join(timeout=5.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    raise SystemExit(code)
+        rclpy.try_shutdown()  # also when the node could not be built
 
 
 if __name__ == "__main__":

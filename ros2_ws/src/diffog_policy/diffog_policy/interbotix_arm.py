@@ -9,7 +9,6 @@ the same interface through that library instead (make_xs_arms picks one).
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 
@@ -19,19 +18,17 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from diffog.hardware.robot import Arm, ArmState, RobotError, arm_state_from_joint_state, checked_positions
+from diffog.robot.description import RosInterface
+from diffog_policy.node_common import call_service, stamp_to_s
 
 
 ARM_TOPICS = ("joint_states", "arm_group_command", "gripper_command", "torque_enable", "reboot_motors",
               "set_operating_modes")
 
 
-def stamp_to_s(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def arm_topics(interface: dict, arm_ns: str) -> dict[str, str]:
+def arm_topics(interface: RosInterface, arm_ns: str) -> dict[str, str]:
     """One arm's xs_sdk topic and service names from aloha.yaml `ros_interface`."""
-    return {k: interface[k].format(arm_ns=arm_ns) for k in ARM_TOPICS}
+    return {k: interface.topic(k, arm_ns=arm_ns) for k in ARM_TOPICS}
 
 
 def xs_cmd_type(arm: Arm, target: str) -> str:
@@ -79,15 +76,10 @@ class InterbotixArm(Arm):
         self._gripper_pub.publish(JointSingleCommand(name=self.GRIPPER, cmd=float(rad)))
 
     def _call(self, client, request, what: str):
-        if not client.wait_for_service(timeout_sec=self.service_timeout_s):
-            raise RobotError(f"{self.name}: service {client.srv_name} is not available ({what})")
-        done = threading.Event()
-        future = client.call_async(request)
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(self.service_timeout_s):
-            client.remove_pending_request(future)
-            raise RobotError(f"{self.name}: {client.srv_name} did not answer within {self.service_timeout_s} s ({what})")
-        return future.result()
+        try:
+            return call_service(client, request, self.service_timeout_s)
+        except TimeoutError as e:
+            raise RobotError(f"{self.name}: {e} ({what})") from e
 
     def set_torque(self, enable: bool, target: str = "all") -> None:
         self._call(self._torque,

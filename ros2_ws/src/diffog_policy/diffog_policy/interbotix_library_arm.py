@@ -21,7 +21,9 @@ from typing import Any
 from rclpy.node import Node
 
 from diffog.hardware.robot import Arm, ArmState, RobotError, arm_state_from_joint_state, checked_positions
-from diffog_policy.interbotix_arm import InterbotixArm, stamp_to_s, xs_cmd_type
+from diffog.robot import RobotDescription
+from diffog_policy.interbotix_arm import InterbotixArm, xs_cmd_type
+from diffog_policy.node_common import clock_now_s, stamp_to_s
 
 LIBRARY_NODE_NAME = "diffog_interbotix"
 
@@ -51,7 +53,7 @@ class InterbotixLibraryArm(Arm):
             raise RobotError(f"{self.name}: no joint_states yet")
         stamp = stamp_to_s(msg.header.stamp)
         # the library keeps only the newest message, so its xs_sdk stamp (same clock on ALOHA's one PC) dates it
-        age = self.node.get_clock().now().nanoseconds * 1e-9 - stamp
+        age = clock_now_s(self.node) - stamp
         if abs(age) > self.max_age_s:
             raise RobotError(f"{self.name}: newest joint_states is {age:.3f} s old (limit {self.max_age_s} s)")
         try:
@@ -102,13 +104,13 @@ def build_library_arms(models: dict[str, str], *, max_age_s: float = 0.25) -> di
     return {name: InterbotixLibraryArm(bot, node, name, max_age_s=max_age_s) for name, bot in bots.items()}
 
 
-def robot_models(description: dict, names: Sequence[str]) -> dict[str, str]:
+def robot_models(description: RobotDescription, names: Sequence[str]) -> dict[str, str]:
     """Interbotix robot_model per arm namespace from aloha.yaml `ros_interface.robot_models` (per role)."""
-    ros = description["ros_interface"]
-    role = {n: r for r in ("leaders", "followers") for n in ros[r]}
+    ros = description.ros_interface
+    role = {n: r for r in ("leaders", "followers") for n in getattr(ros, r)}
     if unknown := [n for n in names if n not in role]:
-        raise ValueError(f"unknown arms {unknown}; aloha.yaml ros_interface has {ros['leaders'] + ros['followers']}")
-    return {n: ros["robot_models"][role[n]] for n in names}
+        raise ValueError(f"unknown arms {unknown}; aloha.yaml ros_interface has {ros.leaders + ros.followers}")
+    return {n: ros.robot_models[role[n]] for n in names}
 
 
 def make_xs_arms(node: Node, names: Sequence[str], description: dict) -> dict[str, Arm]:
@@ -121,4 +123,4 @@ def make_xs_arms(node: Node, names: Sequence[str], description: dict) -> dict[st
         log.info(f"Interbotix backend for {list(names)}: interbotix_xs_modules (its node {LIBRARY_NODE_NAME!r})")
         return dict(build_library_arms(robot_models(description, names)))
     log.info(f"Interbotix backend for {list(names)}: xs_sdk topics (interbotix_xs_modules not importable: {error})")
-    return {n: InterbotixArm(node, n, description["ros_interface"]) for n in names}
+    return {n: InterbotixArm(node, n, description.ros_interface) for n in names}

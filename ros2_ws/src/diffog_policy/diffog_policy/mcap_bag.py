@@ -1,4 +1,4 @@
-"""An MCAP rosbag2 per episode, next to the HDF5 file, of the topics the recorder hears (diffog.deploy's
+"""An MCAP rosbag2 per episode, next to the HDF5 file, of the topics the recorder hears (diffog.rostools'
 BagRecorder on rosbags): messages are stored as the CDR bytes rclpy serializes, with full definitions."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 from rclpy.serialization import serialize_message
 
-from diffog.deploy.rosbag_io import BagRecorder
+from diffog.rostools.rosbag_io import BagRecorder
 
 
 def type_name(msg_type) -> str:

@@ -29,28 +29,24 @@ from collections import deque
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diffog_msgs.msg import ActionChunk, RefinementStats
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import SetBool
 
-from diffog.config import load_robot_description
 from diffog.deploy.aloha_topics import AlohaTopics
-from diffog.deploy.controller import PlanResult, PolicyController
-from diffog.deploy.observation import ObservationMatcher
+from diffog.deploy.config import DeployConfig
+from diffog.deploy.controller import PlanResult
+from diffog.deploy.deployed_policy import build_controller, load_deployed_policy
 from diffog.deploy.rate_loop import RateLoop, rate_hz
-from diffog.deploy.runtime_policy import load_runtime_policy
-from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
+from diffog.robot import UnsafeCommand
 from diffog_policy.image_input import decode_image
-from diffog_policy.interbotix_arm import stamp_to_s
-from diffog_policy.spin import spin_until_shutdown
+from diffog_policy.node_common import clock_now_s, robot_description, spin_main, stamp_from_s, stamp_to_s
 
 PARAMETERS = {
     "checkpoint": "",              # policy checkpoint (.pt); required
@@ -73,22 +69,12 @@ class PolicyNode(Node):
         super().__init__("policy")
         self.loop: RateLoop | None = None  # set last: a constructor that fails leaves nothing running
         p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
-        if not p["checkpoint"]:
-            raise ValueError("parameter 'checkpoint' is required")
-        description = load_robot_description(p["robot_description"]) if p["robot_description"] \
-            else load_robot_description()
+        description = robot_description(p["robot_description"])
         self.topics = AlohaTopics.load(description)
-        self.policy = load_runtime_policy(p["checkpoint"], device=p["device"], refiner=p["refiner"],
-                                          ddim_steps=p["ddim_steps"] or None,
-                                          n_action_steps=p["n_action_steps"] or None,
-                                          overlap=p["overlap_inference"])
-        command_rate = p["command_rate_hz"] or description["control_rate_hz"]
-        history_s = (self.policy.n_obs_steps - 1) * self.policy.dt + p["observation_timeout_s"] + p["stamp_tolerance_s"]
-        matcher = ObservationMatcher(self.topics.qpos_slices(), self.policy.streams, p["stamp_tolerance_s"],
-                                     p["observation_timeout_s"], history_s)
-        safety = SafetyFilter(JointLimits.from_description(description), 1.0 / command_rate, p["step_scale"])
-        self.controller = PolicyController(self.policy.infer, self.policy.refine, matcher, safety,
-                                           self.policy.dt, self.policy.execution, self.policy.n_obs_steps)
+        deploy = DeployConfig.from_parameters({**p, "overlap": p["overlap_inference"]})  # validated here
+        self.policy = load_deployed_policy(deploy, description)
+        command_rate = deploy.command_rate_hz or description.control_rate_hz
+        self.controller = build_controller(self.policy, deploy, description)
 
         self.arm_pubs, self.gripper_pubs = [], []
         for f in self.topics.followers:
@@ -119,7 +105,7 @@ class PolicyNode(Node):
                                f"overlap={e.overlap} cameras={self.policy.cameras} commands at {command_rate} Hz")
 
     def now_s(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return clock_now_s(self)
 
     def _on_joint_state(self, follower: str, msg: JointState) -> None:
         try:
@@ -216,7 +202,7 @@ class PolicyNode(Node):
 
     @staticmethod
     def _header(t: float) -> Header:
-        return Header(stamp=Time(nanoseconds=round(t * 1e9)).to_msg())
+        return Header(stamp=stamp_from_s(t))
 
     def destroy_node(self) -> None:
         if self.loop is not None:
@@ -225,8 +211,7 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    spin_until_shutdown(PolicyNode())
+    spin_main(PolicyNode, args)
 
 
 if __name__ == "__main__":

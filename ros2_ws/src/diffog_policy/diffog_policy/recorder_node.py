@@ -1,6 +1,6 @@
 """Recorder node: ALOHA episodes (episode_N.hdf5) from the follower topics and the cameras, at 50 Hz.
 
-A thin ROS shell over diffog.hardware.recorder.EpisodeRecorder: subscriptions keep the newest sample per stream,
+A thin ROS shell over diffog.data.recorder.EpisodeRecorder: subscriptions keep the newest sample per stream,
 a RateLoop thread takes a frame every 1/rate_hz s, and a writer thread streams frames to a temporary file that is
 published as episode_N.hdf5 on stop (a killed recorder leaves every earlier episode untouched).
 
@@ -15,25 +15,20 @@ from __future__ import annotations
 
 import pathlib
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diffog_msgs.srv import EndEpisode, StartEpisode
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
-from diffog.config import action_joint_names, load_robot_description
 from diffog.deploy.rate_loop import RateLoop
-from diffog.hardware.gripper import GripperMapping
-from diffog.hardware.recorder import EpisodeRecorder
+from diffog.data.recorder import EpisodeRecorder
 from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
 from diffog_policy.image_input import decode_image
-from diffog_policy.interbotix_arm import stamp_to_s
 from diffog_policy.mcap_bag import EpisodeBag
-from diffog_policy.spin import spin_until_shutdown
+from diffog_policy.node_common import clock_now_s, robot_description, spin_main, stamp_to_s
 
 PARAMETERS = {
     "dataset_dir": "",            # episodes go here; required
@@ -53,31 +48,31 @@ class RecorderNode(Node):
         p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
         if not p["dataset_dir"]:
             raise ValueError("parameter 'dataset_dir' is required")
-        d = load_robot_description(p["robot_description"]) if p["robot_description"] else load_robot_description()
-        ros = d["ros_interface"]
-        cameras = d["cameras"] if p["cameras"] == [""] else [c for c in p["cameras"] if c != "none"]
+        d = robot_description(p["robot_description"])
+        ros = d.ros_interface
+        cameras = d.cameras if p["cameras"] == [""] else [c for c in p["cameras"] if c != "none"]
         self.task_name = p["task_name"]
-        self.followers = list(ros["followers"])
-        self.gripper = GripperMapping.from_description(d).follower
-        self.rate_hz = p["rate_hz"] or d["control_rate_hz"]
+        self.followers = list(ros.followers)
+        self.gripper = d.gripper.follower
+        self.rate_hz = p["rate_hz"] or d.control_rate_hz
         self.recorder = EpisodeRecorder(pathlib.Path(p["dataset_dir"]).expanduser(), self.followers, cameras,
                                         rate_hz=self.rate_hz, max_age_s=p["max_age_s"], compress=p["compress"],
-                                        metadata={"robot": d["robot"], "joint_names": action_joint_names(d),
+                                        metadata={"robot": d.robot, "joint_names": d.action_joint_names,
                                                   "control_rate_hz": self.rate_hz})
         self.bag = None
         if p["bag_dir"]:
             self.bag = EpisodeBag(pathlib.Path(p["bag_dir"]).expanduser())
         topics = []
         for f in self.followers:
-            topics += [(JointState, ros["joint_states"].format(arm_ns=f), lambda m, f=f: self._on_joint_state(f, m)),
-                       (JointGroupCommand, ros["arm_group_command"].format(arm_ns=f),
+            topics += [(JointState, ros.joint_states.format(arm_ns=f), lambda m, f=f: self._on_joint_state(f, m)),
+                       (JointGroupCommand, ros.arm_group_command.format(arm_ns=f),
                         lambda m, f=f: self._on_arm_command(f, m)),
-                       (JointSingleCommand, ros["gripper_command"].format(arm_ns=f),
+                       (JointSingleCommand, ros.gripper_command.format(arm_ns=f),
                         lambda m, f=f: self._on_gripper_command(f, m))]
         for msg_type, topic, callback in topics:
             self.create_subscription(msg_type, topic, self._bagged(topic, msg_type, callback), 10)
         for c in cameras:  # best effort matches both reliable and best-effort (sensor data) camera publishers
-            topic = ros["camera_image"].format(camera=c)
+            topic = ros.camera_image.format(camera=c)
             self.create_subscription(Image, topic, self._bagged(topic, Image, lambda m, c=c: self._on_image(c, m)),
                                      qos_profile_sensor_data)
         self.create_service(StartEpisode, "~/start_episode", self._on_start)
@@ -92,7 +87,7 @@ class RecorderNode(Node):
                                f"episodes in {self.recorder.directory}")
 
     def now_s(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return clock_now_s(self)
 
     def _bagged(self, topic, msg_type, callback):
         if self.bag is None:
@@ -201,11 +196,7 @@ class RecorderNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = RecorderNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    spin_until_shutdown(node, executor)
+    spin_main(RecorderNode, args, threads=2)
 
 
 if __name__ == "__main__":

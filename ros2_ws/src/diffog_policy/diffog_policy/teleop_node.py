@@ -13,24 +13,22 @@ maximum step per tick. Any failed read or write holds the followers (nothing is 
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import rclpy
-import rclpy.time
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 
-from diffog.config import load_robot_description
 from diffog.deploy.rate_loop import RateLoop
 from diffog.hardware.dynamixel_arm import DynamixelArm
 from diffog.hardware.robot import Arm, ArmState, Bimanual, RobotError
 from diffog.hardware.teleop import Phase, Teleoperator
 from diffog_policy.interbotix_arm import arm_topics
 from diffog_policy.interbotix_library_arm import make_xs_arms
+from diffog_policy.node_common import robot_description, spinning_in_background, stamp_from_s
 
 PARAMETERS = {
     "leader_backend": "interbotix",     # interbotix | dynamixel
@@ -55,7 +53,7 @@ class MirroredArm(Arm):
 
     def read(self) -> ArmState:
         s = self.arm.read()
-        stamp = rclpy.time.Time(nanoseconds=int(s.stamp * 1e9)).to_msg()
+        stamp = stamp_from_s(s.stamp)
         self.states.publish(JointState(header=Header(stamp=stamp), name=list(Arm.JOINTS),
                                        position=s.position.tolist(), velocity=s.velocity.tolist(),
                                        effort=s.effort.tolist()))
@@ -86,17 +84,17 @@ class TeleopNode(Node):
     def __init__(self) -> None:
         super().__init__("teleop")
         p = {k: self.declare_parameter(k, v).value for k, v in PARAMETERS.items()}
-        d = load_robot_description(p["robot_description"]) if p["robot_description"] else load_robot_description()
+        d = robot_description(p["robot_description"])
         self.description = d
-        ros = d["ros_interface"]
-        roles = {"leader": (ros["leaders"], p["leader_backend"]), "follower": (ros["followers"], p["follower_backend"])}
+        ros = d.ros_interface
+        roles = {"leader": (ros.leaders, p["leader_backend"]), "follower": (ros.followers, p["follower_backend"])}
         self.bots = {}
         # all Interbotix-backed arms at once: the library builds every arm before it starts its node
         self.xs_arms = make_xs_arms(self, [n for names, b in roles.values() if b == "interbotix" for n in names], d)
         for role, (names, backend) in roles.items():
             arms = [self._make_arm(name, backend, d, p["dynamixel_retries"]) for name in names]
-            self.bots[role] = Bimanual(dict(zip(d["arms"], arms)), role, d)
-        self.rate_hz = p["rate_hz"] or d["control_rate_hz"]
+            self.bots[role] = Bimanual(dict(zip(d.arms, arms)), role, d)
+        self.rate_hz = p["rate_hz"] or d.control_rate_hz
         self.teleop = Teleoperator(self.bots["leader"], self.bots["follower"], d, dt=1.0 / self.rate_hz)
         self.loop: RateLoop | None = None
 
@@ -104,8 +102,8 @@ class TeleopNode(Node):
         if backend == "interbotix":
             return self.xs_arms[name]
         if backend == "dynamixel":
-            arm = DynamixelArm(name, d["ports"][name], d["motor_ids"], baudrate=d["baudrate"], retries=retries)
-            return MirroredArm(self, arm, d["ros_interface"])
+            arm = DynamixelArm(name, d.ports[name], d.motor_ids, baudrate=d.baudrate, retries=retries)
+            return MirroredArm(self, arm, d.ros_interface)
         raise ValueError(f"unknown backend {backend!r} for {name}; expected interbotix or dynamixel")
 
     def run(self, connect_timeout_s: float = 30.0) -> None:
@@ -152,21 +150,16 @@ class TeleopNode(Node):
 def main(args=None) -> None:
     rclpy.init(args=args)
     node = TeleopNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    spin = threading.Thread(target=executor.spin, daemon=True)
-    spin.start()
     try:
-        node.run()
-        spin.join()
+        with spinning_in_background(node, threads=2) as spinner:
+            try:
+                node.run()
+                spinner.join()  # until shutdown
+            except RobotError as e:
+                node.get_logger().fatal(f"teleop cannot start: {e}")
+                raise SystemExit(1) from e
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except RobotError as e:
-        node.get_logger().fatal(f"teleop cannot start: {e}")
-        raise SystemExit(1) from e
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
 
 
 if __name__ == "__main__":

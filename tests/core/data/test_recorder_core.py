@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from diffog.data.aloha_hdf5 import list_episodes, read_episode
-from diffog.hardware.recorder import EpisodeRecorder
+from diffog.data.recorder import EpisodeRecorder
 
 ARMS = ["follower_left", "follower_right"]
 

@@ -13,7 +13,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from diffog.config import REPO_ROOT
+from diffog import REPO_ROOT
 
 INTERFACE_PACKAGES = ("diffog_msgs", "interbotix_xs_msgs")
 

@@ -2,7 +2,7 @@ import pathlib
 
 import pytest
 
-from diffog.deploy.graph_runner import LAUNCH_DIR, load_graphs, node_command, substitute
+from diffog.rostools.graph_runner import LAUNCH_DIR, load_graphs, node_command, substitute
 
 
 def test_substitutions_resolve_as_ros2_launch_does():

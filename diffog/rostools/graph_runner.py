@@ -1,8 +1,8 @@
 """Starts a launch file's node graph without `ros2 launch` (launch_ros is not pip-installable): every node in
-its own process, with the same parameters file and overrides, as launch/graphs.yaml declares them. A test keeps
-graphs.yaml and the launch files naming the same nodes and parameters.
+its own process, with the parameters file and overrides launch/graphs.yaml declares, the same file the launch files
+are built from (diffog.rostools.graphs).
 
-    python -m diffog.deploy.graph_runner move_stack_sim --param policy.refiner=none --duration 60
+    python -m diffog.rostools.graph_runner move_stack_sim --param policy.refiner=none --duration 60
 """
 from __future__ import annotations
 
@@ -15,54 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 
-import yaml
-
-from diffog.config import REPO_ROOT
-
-LAUNCH_DIR = REPO_ROOT / "launch"
-GRAPHS = LAUNCH_DIR / "graphs.yaml"
-
+from diffog import REPO_ROOT
+from diffog.rostools.graphs import LAUNCH_DIR, Graph, NodeSpec, load_graphs
 
 EMPTY = "''"  # rcl reads parameter values as YAML: an empty value needs quotes to be the empty string
 SUBSTITUTION = re.compile(r"\$\((var|dirname|find-pkg-share)\s*([^)]*)\)")
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    name: str
-    package: str
-    executable: str
-    params_file: pathlib.Path
-    namespace: str = ""
-    overrides: dict[str, str] = field(default_factory=dict)  # parameters given in the launch file itself
-    required: bool = False  # when it exits, the whole graph shuts down (launch's on_exit=Shutdown())
-
-    @property
-    def fqn(self) -> str:
-        """The node's full name, as its section in the parameters file and `--param` name it."""
-        return f"/{self.namespace}/{self.name}" if self.namespace else self.name
-
-
-@dataclass(frozen=True)
-class Graph:
-    name: str
-    launch_file: pathlib.Path
-    arguments: dict[str, str]  # launch argument -> default
-    nodes: list[NodeSpec]
-
-
-def load_graphs(path: pathlib.Path = GRAPHS) -> dict[str, Graph]:
-    spec = yaml.safe_load(path.read_text())
-    graphs = {}
-    for name, g in spec.items():
-        args = {k: str(v) for k, v in (g.get("arguments") or {}).items()}
-        nodes = [NodeSpec(n["name"], n["package"], n["executable"], path.parent / g["params"], n.get("namespace", ""),
-                          {k: str(v) for k, v in (n.get("overrides") or {}).items()}, bool(n.get("required", False)))
-                 for n in g["nodes"]]
-        graphs[name] = Graph(name, path.parent / g["launch"], args, nodes)
-    return graphs
 
 
 def substitute(value: str, arguments: dict[str, str], launch_dir: pathlib.Path = LAUNCH_DIR,
@@ -200,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[graph_runner] exit codes: {codes}")
     required = [n.fqn for n in graph.graph.nodes if n.required]
     return max((abs(codes[n] or 0) for n in required), default=0)
+
+
+def record_main(argv: list[str] | None = None) -> int:
+    """`diffog-record [--arg dataset_dir=DIR --arg task_name=TASK ...]`: the teleoperation recording graph."""
+    return main(["record", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

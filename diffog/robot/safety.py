@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffog.config import load_robot_description
+from diffog.robot.description import RobotDescription, load_robot_description
 
 
 @dataclass(frozen=True)
@@ -17,11 +17,10 @@ class JointLimits:
     velocity: np.ndarray
 
     @classmethod
-    def from_description(cls, description: dict | None = None) -> "JointLimits":
+    def from_description(cls, description: RobotDescription | None = None) -> "JointLimits":
         d = description or load_robot_description()
-        joints = [*d["arm_joints"], d["gripper_joint"]]
-        lim = [d["joint_limits"][j] for _arm in d["arms"] for j in joints]
-        return cls(*(np.array([x[k] for x in lim], dtype=np.float64) for k in ("lower", "upper", "velocity")))
+        lim = [d.joint_limits[j] for _arm in d.arms for j in d.joint_names_per_arm]
+        return cls(*(np.array([getattr(x, k) for x in lim], dtype=np.float64) for k in ("lower", "upper", "velocity")))
 
 
 class UnsafeCommand(ValueError):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diffog.deploy.safety import JointLimits, SafetyFilter, UnsafeCommand
+from diffog.robot.safety import JointLimits, SafetyFilter, UnsafeCommand
 
 
 @pytest.fixture

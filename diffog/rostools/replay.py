@@ -2,7 +2,7 @@
 bag_player with /clock, policy_node, bag_recorder, each its own process) and the commands the policy sends now
 are compared, by recorded time, with the commands in the bag.
 
-    python -m diffog.deploy.replay RECORDED_BAG --checkpoint checkpoints/...pt [--refiner diffog] [--out DIR]
+    python -m diffog.rostools.replay RECORDED_BAG --checkpoint checkpoints/...pt [--refiner diffog] [--out DIR]
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pathlib
 import sys
 
 from diffog.deploy.aloha_topics import AlohaTopics
-from diffog.deploy.graph_runner import GraphProcess, load_graphs
-from diffog.deploy.rosbag_io import bag_topics, command_series, compare_series
+from diffog.rostools.graph_runner import GraphProcess, load_graphs
+from diffog.rostools.rosbag_io import bag_topics, command_series, compare_series
 
 
 def command_topics(topics: AlohaTopics | None = None) -> list[str]:

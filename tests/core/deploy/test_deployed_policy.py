@@ -3,8 +3,9 @@ import pytest
 
 from diffog.deploy.controller import PolicyController
 from diffog.deploy.observation import Observation, ObservationMatcher
-from diffog.deploy.runtime_policy import load_runtime_policy, sim_camera_params
-from diffog.deploy.safety import JointLimits, SafetyFilter
+from diffog.deploy.config import DeployConfig
+from diffog.deploy.deployed_policy import load_deployed_policy, sim_camera_params
+from diffog.robot.safety import JointLimits, SafetyFilter
 from tests.core.deploy.tiny_checkpoint import CAMERA, write_tiny_checkpoint
 
 START = np.array([0.0, -0.96, 1.16, 0.0, -0.3, 0.0, 0.5] * 2)
@@ -24,7 +25,7 @@ def history(n=2, value=START):
 def test_every_refiner_gives_a_finite_chunk_within_the_step_bound(checkpoint, refiner):
     import torch
     torch.set_num_threads(1)
-    p = load_runtime_policy(checkpoint, refiner=refiner, ddim_steps=2, seed=0)
+    p = load_deployed_policy(DeployConfig(str(checkpoint), refiner=refiner, ddim_steps=2), seed=0)
     assert p.streams == [CAMERA] and p.n_obs_steps == 2 and p.dt == pytest.approx(0.16)
     raw = p.infer(history())
     assert raw.shape == (15, 14) and np.all(np.isfinite(raw))
@@ -44,12 +45,12 @@ def test_every_refiner_gives_a_finite_chunk_within_the_step_bound(checkpoint, re
 def test_diffog_refiner_refuses_a_base_checkpoint(tmp_path):
     path = write_tiny_checkpoint(tmp_path / "base.pt", mode="base")
     with pytest.raises(ValueError, match="base policy"):
-        load_runtime_policy(path, refiner="diffog")
-    assert load_runtime_policy(path, refiner="clip").refiner == "clip"
+        load_deployed_policy(DeployConfig(str(path), refiner="diffog"))
+    assert load_deployed_policy(DeployConfig(str(path), refiner="clip")).refiner == "clip"
 
 
 def test_controller_streams_limit_respecting_commands_from_the_real_policy(checkpoint):
-    p = load_runtime_policy(checkpoint, refiner="diffog", seed=0)
+    p = load_deployed_policy(DeployConfig(str(checkpoint), refiner="diffog"), seed=0)
     matcher = ObservationMatcher({"follower_left": slice(0, 7), "follower_right": slice(7, 14)}, p.streams,
                                  tolerance_s=0.03, timeout_s=0.5)
     limits = JointLimits.from_description()

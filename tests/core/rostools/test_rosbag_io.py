@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from diffog.deploy.rosbag_io import BagRecorder, bag_topics, command_series, compare_series, project_typestore, read_bag
+from diffog.rostools.rosbag_io import (BagRecorder, bag_topics, command_series, compare_series, project_typestore,
+                                      read_bag)
 
 
 @pytest.fixture(scope="module")
