@@ -2,12 +2,12 @@
 settings are this, validated once where they enter (finite, positive, known names)."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Optional
 
 from diffog.deploy.refiners import REFINERS
+from diffog.robot.validation import require_positive
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,9 @@ class DeployConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"{name} must be an integer >= 1 (or unset), got {v!r}")
-        for name in ("command_rate_hz", "stamp_tolerance_s", "observation_timeout_s", "step_scale"):
-            v = getattr(self, name)
-            if v is None and name == "command_rate_hz":
-                continue
-            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        require_positive("deploy", stamp_tolerance_s=self.stamp_tolerance_s, step_scale=self.step_scale,
+                         observation_timeout_s=self.observation_timeout_s,
+                         **({} if self.command_rate_hz is None else {"command_rate_hz": self.command_rate_hz}))
 
     @classmethod
     def from_parameters(cls, params: Mapping) -> DeployConfig:

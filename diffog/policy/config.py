@@ -12,16 +12,11 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from diffog.robot.description import parse_structured
+from diffog.robot.validation import require_positive
 
 MODES = ("base", "dataset", "refine")
 Q_MODES, Q_HEADS, SOLVERS = ("transformer", "identity", "learned"), ("full", "compact"), ("active_set", "qpth")
 PREDICTION_TYPES = ("epsilon", "sample")
-
-
-def _positive(where: str, **values: float) -> None:
-    for name, v in values.items():
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            raise ValueError(f"{where}.{name} must be a positive finite number, got {v!r}")
 
 
 @dataclass
@@ -39,7 +34,7 @@ class RefineConfig:
             if self.bound != "demos":
                 raise ValueError(f"task.refine.bound must be a number, a list or 'demos', got {self.bound!r}")
         else:
-            _positive("task.refine", **{f"bound[{i}]": b for i, b in enumerate(self.bound_values)})
+            require_positive("task.refine", **{f"bound[{i}]": b for i, b in enumerate(self.bound_values)})
         if not 0 < self.bound_quantile <= 1:
             raise ValueError(f"task.refine.bound_quantile must be in (0, 1], got {self.bound_quantile}")
         if not (math.isfinite(self.alpha) and self.alpha >= 0):
@@ -157,7 +152,7 @@ class NormalizerConfig:
     obs_clip: float = 1.5
 
     def __post_init__(self) -> None:
-        _positive("normalizer", obs_clip=self.obs_clip, **{f"min_span.{k}": v for k, v in self.min_span.items()})
+        require_positive("normalizer", obs_clip=self.obs_clip, **{f"min_span.{k}": v for k, v in self.min_span.items()})
 
 
 @dataclass

@@ -13,6 +13,10 @@ from diffog.policy.obs_encoder import ObservationEncoder
 from diffog.refine import DiffOGLayer, continuous_dims_from_names
 
 
+DIFFUSION_FIELDS = ("horizon", "n_obs_steps", "down_dims", "diffusion_step_embed_dim", "kernel_size", "n_groups",
+                    "num_train_timesteps", "beta_schedule", "prediction_type", "num_inference_steps")
+
+
 def build_layer(cfg: PolicyConfig, joint_names: Sequence[str]) -> DiffOGLayer:
     """The DiffOG layer over the chunk from the current step on; bounds and alpha in normalized units."""
     bound = torch.as_tensor(cfg.task.refine.bound_values, dtype=torch.float64)  # one, or one per continuous joint
@@ -30,10 +34,8 @@ def build_policy(cfg: PolicyConfig, normalizer: MinMaxNormalizer, joint_names: S
     missing = [k for k in ("action", *p.lowdim_keys) if k not in normalizer.keys]
     if missing:
         raise ValueError(f"the normalizer has no stats for {missing}")
-    encoder = ObservationEncoder({k: normalizer.dim(k) for k in p.lowdim_keys}, p.cameras, p.image_size,
-                                 p.resnet_width, p.crop_ratio)
-    base = DiffusionPolicy(encoder, len(joint_names), p.horizon, p.n_obs_steps, p.down_dims,
-                           p.diffusion_step_embed_dim, p.kernel_size, p.n_groups, p.num_train_timesteps,
-                           p.beta_schedule, p.prediction_type, p.num_inference_steps)
+    encoder = ObservationEncoder({k: normalizer.dim(k) for k in p.lowdim_keys}, cameras=p.cameras,
+                                 image_size=p.image_size, resnet_width=p.resnet_width, crop_ratio=p.crop_ratio)
+    base = DiffusionPolicy(encoder, len(joint_names), **{k: getattr(p, k) for k in DIFFUSION_FIELDS})
     layer = None if cfg.mode.name == "base" else build_layer(cfg, joint_names)
     return DiffOGPolicy(base, normalizer, layer, cfg.mode.name, cfg.mode.layer_loss_weight)

@@ -11,8 +11,9 @@ from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from diffog.policy.config import PolicyConfig, _positive
+from diffog.policy.config import PolicyConfig
 from diffog.robot.description import parse_structured
+from diffog.robot.validation import require_positive
 
 CONFIG_MODULE = "diffog.training.conf"
 LR_SCHEDULERS = ("cosine", "constant", "constant_with_warmup", "linear")
@@ -59,7 +60,7 @@ class OptimConfig:
     keep_train_state: bool = True   # False: a smaller checkpoint that cannot be resumed
 
     def __post_init__(self) -> None:
-        _positive("training", batch_size=self.batch_size, num_steps=self.num_steps, lr=self.lr,
+        require_positive("training", batch_size=self.batch_size, num_steps=self.num_steps, lr=self.lr,
                   log_every=self.log_every, val_every=self.val_every, checkpoint_every=self.checkpoint_every)
         if self.lr_scheduler not in LR_SCHEDULERS:
             raise ValueError(f"training.lr_scheduler must be one of {LR_SCHEDULERS}, got {self.lr_scheduler!r}")
