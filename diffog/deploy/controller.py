@@ -13,6 +13,8 @@ from diffog.deploy.observation import NonFiniteObservation, NoObservation, Obser
 from diffog.robot.safety import SafetyFilter, UnsafeCommand
 from diffog.deploy.streamer import ChunkStreamer
 
+CLOCK_JUMP_S = 0.1  # a command clock going back by more than this is a jump, not jitter
+
 # (observation history, oldest first) -> raw chunk (T, D) in robot units
 InferFn = Callable[[list[Observation]], np.ndarray]
 # (raw chunk (T, D), past action (D)) -> (refined chunk (T, D), stats), robot units
@@ -70,6 +72,7 @@ class PolicyController:
         self.streamer = ChunkStreamer()
         self.last_sent: np.ndarray | None = None
         self._start: np.ndarray | None = None  # where the current chunk starts from
+        self._last_command_now = -np.inf  # the command clock's last reading: a step back is a clock jump
         self.estopped = False
         self._lock = threading.Lock()
         self._obs_lock = threading.Lock()
@@ -133,6 +136,17 @@ class PolicyController:
     def command(self, now: float) -> np.ndarray | None:
         """The command to send at `now`, or None to hold (nothing to do, stale inputs, or an unsafe command)."""
         with self._lock:
+            if now < self._last_command_now - CLOCK_JUMP_S:
+                # sim reset, NTP step, bag replay: the chunk's times and the last command belong to another
+                # timeline, and the arms may have moved; the next chunk starts afresh from what is measured
+                jumped = self._last_command_now - now
+                self._last_command_now = now
+                self.streamer.stop()
+                self.last_sent = None
+                with self._obs_lock:
+                    self.matcher.reset()
+                raise UnsafeCommand(f"the clock jumped back by {jumped:.3f} s: holding, history cleared")
+            self._last_command_now = now
             if self.estopped or not self.streamer.active:
                 return None
             with self._obs_lock:

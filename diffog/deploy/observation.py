@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffog.robot.validation import require_positive
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -33,8 +35,8 @@ class ObservationMatcher:
 
     def __init__(self, joint_slices: dict[str, slice], streams: list[str], tolerance_s: float, timeout_s: float,
                  history_s: float = 1.0):
-        if tolerance_s <= 0 or timeout_s <= 0 or history_s <= 0:
-            raise ValueError("tolerance_s, timeout_s and history_s must be positive")
+        # NaN or inf would switch the matching or the staleness check off
+        require_positive("observation", tolerance_s=tolerance_s, timeout_s=timeout_s, history_s=history_s)
         self.joint_slices = dict(joint_slices)
         self.dim = max(s.stop for s in self.joint_slices.values())
         self.tolerance_s, self.timeout_s, self.history_s = tolerance_s, timeout_s, history_s
@@ -48,21 +50,35 @@ class ObservationMatcher:
             raise KeyError(f"unknown stream {stream!r}; expected one of {sorted(self._streams)}")
         q = self._streams[stream]
         if q and stamp <= q[-1][0]:
-            return
+            if q[-1][0] - stamp <= self.history_s:
+                return
+            self.reset()  # older than all that is kept: the clock stepped back (sim reset, NTP, a bag replay)
         q.append((stamp, value))
         while q[0][0] < stamp - self.history_s:
             q.popleft()
 
+    def reset(self) -> None:
+        """Forget every sample (after a clock jump nothing stored describes the present)."""
+        for q in self._streams.values():
+            q.clear()
+
     def newest_age(self, now: float) -> float:
-        """Age of the stream that lags most (inf before every stream has data): above timeout_s means hold."""
-        if any(not q for q in self._streams.values()):
+        """Age of the stream that lags most; inf before every stream has data, or when a sample lies in the
+        future of `now` (the clock went back): above timeout_s means hold."""
+        if any(not q for q in self._streams.values()) or self._ahead_of(now):
             return float("inf")
         return now - min(q[-1][0] for q in self._streams.values())
+
+    def _ahead_of(self, now: float) -> bool:
+        return any(q and q[-1][0] > now + self.tolerance_s for q in self._streams.values())
 
     def history(self, now: float, n_steps: int, spacing: float) -> list[Observation]:
         """`n_steps` observations, oldest first: the newest matched one and those `spacing` s before it (until
         enough history exists, at start-up, the oldest available set is repeated, as Diffusion Policy pads).
         NoObservation says why there is none."""
+        if self._ahead_of(now):
+            self.reset()
+            raise NoObservation(f"the clock went back to {now:.3f} s, behind the stored samples: history cleared")
         missing = [k for k, q in self._streams.items() if not q]
         if missing:
             raise NoObservation(f"no data yet from {missing}")

@@ -57,6 +57,13 @@ def read_checkpoint(path: str | os.PathLike, *, joint_names: Sequence[str] | Non
         raise CheckpointError(f"{path}: no such checkpoint file")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a readable torch checkpoint (corrupt, truncated or another format)")
+    try:  # torch.load does not check the archive's CRCs: flipped bytes in a tensor would load silently
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise CheckpointError(f"{path}: corrupt checkpoint archive: {e}") from e
+    if bad is not None:
+        raise CheckpointError(f"{path}: corrupt checkpoint: CRC mismatch in {bad}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -77,6 +84,9 @@ def read_checkpoint(path: str | os.PathLike, *, joint_names: Sequence[str] | Non
         payload["policy_config"] = PolicyConfig.from_dict(payload["config"])
     except (OmegaConfBaseException, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: invalid policy config: {e}".replace("\n", "; ")) from e
+    if bad := [k for k, v in payload["weights"].items()
+               if not isinstance(v, torch.Tensor) or (v.is_floating_point() and not bool(torch.isfinite(v).all()))]:
+        raise CheckpointError(f"{path}: non-finite or non-tensor weights in {bad[:5]}")
     if robot is not None and payload["robot"] != robot:
         raise CheckpointError(f"{path}: trained for robot {payload['robot']!r}, not {robot!r}")
     if joint_names is not None:

@@ -10,6 +10,7 @@ objective, so Q is symmetrized before solving.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import torch
@@ -73,8 +74,8 @@ class DiffOGLayer(nn.Module):
         dims = sorted(set(int(j) for j in continuous_dims))
         if not dims or dims[0] < 0 or dims[-1] >= action_dim or len(dims) != len(continuous_dims):
             raise ValueError(f"continuous_dims must be distinct indices in [0, {action_dim}), got {list(continuous_dims)}")
-        if alpha < 0:
-            raise ValueError(f"alpha (smoothing weight) must be >= 0, got {alpha}")
+        if not math.isfinite(alpha) or alpha < 0:
+            raise ValueError(f"alpha (smoothing weight) must be finite and >= 0, got {alpha}")
         if solver not in ("active_set", "qpth"):
             raise ValueError(f"solver must be 'active_set' or 'qpth', got {solver!r}")
         lo, hi = as_bound_vector(lower, len(dims), "lower"), as_bound_vector(upper, len(dims), "upper")
@@ -159,8 +160,12 @@ class DiffOGLayer(nn.Module):
             y = self._solve_qpth(Q, a_s, coords.from_solver(lo), coords.from_solver(hi), m0)
             res = self._certify(Q.detach(), a_s.detach(), y.detach(), m0, lo, hi, coords)
             self._solver_state = None
-        self.last_stats = self._stats(res, lambda: coords.steps(y.detach(), coords.offset(past, a_s)), lo, hi)
-        return y.to(a.dtype)
+        out = y.to(a.dtype)
+        # the stats describe what is returned: its own steps in the returned dtype, and a non-finite result
+        # (NaN weights in the Q network, say) is never reported as converged
+        z = coords.steps(out.detach().to(dtype), coords.offset(past, a_s))
+        self.last_stats = self._stats(res, z, torch.isfinite(out.detach()).flatten(1).all(-1), lo, hi)
+        return out
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -228,17 +233,16 @@ class DiffOGLayer(nn.Module):
         iters = torch.full((y.shape[0],), self.qpth_max_iter, dtype=torch.int32, device=y.device)
         return BoxQPResult(z, state, iters, torch.zeros_like(kkt, dtype=torch.bool), kkt <= 1e-6, kkt)
 
-    def _stats(self, res: BoxQPResult, steps, lo: torch.Tensor, hi: torch.Tensor) -> RefinementStats:
-        """steps(): the steps of the returned actions (solver order), checked against the bounds independently
-        (unless the host kernels did, from the actions they returned)."""
-        violation = res.max_violation
-        if violation is None:
-            z = steps()
-            violation = torch.maximum((lo - z).clamp(min=0), (z - hi).clamp(min=0)).amax(-1)
+    def _stats(self, res: BoxQPResult, z: torch.Tensor, finite: torch.Tensor, lo: torch.Tensor,
+               hi: torch.Tensor) -> RefinementStats:
+        """z: the steps of the returned actions (solver order), checked against the bounds independently of
+        the solver; finite: (B,) whether each returned chunk is finite."""
+        violation = torch.maximum((lo - z).clamp(min=0), (z - hi).clamp(min=0)).amax(-1)
+        violation = torch.where(finite, violation, torch.full_like(violation, float("inf")))
         return RefinementStats(
             backend=self.solver,
             iterations=res.iterations,
-            converged=res.converged,
+            converged=res.converged & finite,
             fallback=res.fallback,
             active_constraints=(res.state != 0).sum(-1),
             max_violation=violation,

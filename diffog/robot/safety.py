@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffog.robot.description import RobotDescription, load_robot_description
+from diffog.robot.validation import require_positive
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,15 @@ class JointLimits:
     lower: np.ndarray
     upper: np.ndarray
     velocity: np.ndarray
+
+    def __post_init__(self) -> None:
+        lo, hi, v = (np.asarray(x, dtype=np.float64) for x in (self.lower, self.upper, self.velocity))
+        if not (lo.shape == hi.shape == v.shape) or lo.ndim != 1:
+            raise ValueError(f"joint limits need three vectors of one length, got {lo.shape}, {hi.shape}, {v.shape}")
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(np.isfinite(v))):
+            raise ValueError("joint limits must be finite (a limit left blank or NaN switches a check off)")
+        if np.any(lo >= hi) or np.any(v <= 0):
+            raise ValueError("joint limits need lower < upper and a positive velocity limit for every joint")
 
     @classmethod
     def from_description(cls, description: RobotDescription | None = None) -> "JointLimits":
@@ -32,8 +42,7 @@ class SafetyFilter:
     `step_scale` x its velocity limit x the command period away from the last command sent."""
 
     def __init__(self, limits: JointLimits, command_dt: float, step_scale: float = 1.0):
-        if command_dt <= 0 or step_scale <= 0:
-            raise ValueError(f"command_dt and step_scale must be positive, got {command_dt}, {step_scale}")
+        require_positive("safety", command_dt=command_dt, step_scale=step_scale)  # NaN would disable the step check
         self.limits = limits
         self.max_step = limits.velocity * command_dt * step_scale
 
