@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import sys
 import time
@@ -16,6 +17,7 @@ import time
 import numpy as np
 
 from diffog import REPO_ROOT
+from diffog.rostools import private_domain_id
 from diffog.rostools.graph_runner import GraphProcess, load_graphs
 from diffog.rostools.rosbag_io import project_typestore, read_bag
 from diffog.deploy.deployed_policy import sim_camera_params
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = a.out / time.strftime("%Y%m%d-%H%M%S")
     results, bag = run_dir / "results.json", run_dir / "bag"
     graph = load_graphs()[a.graph]
+    # the sim serves the real robot's topics: on a robot PC it must not share the drivers' domain
+    os.environ["ROS_DOMAIN_ID"] = str(private_domain_id())
     print(f"[demo] {a.graph}: {', '.join(n.fqn for n in graph.nodes)} -> {run_dir}", flush=True)
     checkpoint = a.checkpoint or graph.arguments["checkpoint"]
     args = {"output": str(results), "bag": str(bag), "episodes": str(a.episodes), "checkpoint": checkpoint,

@@ -30,6 +30,10 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   # --no-deps: the file is the complete, frozen set; --no-build-isolation: the few sdists build with the
   # pinned setuptools instead of whatever is newest (qpth's setup.py is rejected by setuptools>=80).
   "${PIP[@]}" install -q --no-deps --no-build-isolation -r requirements.txt
+  # torch again, with its own dependencies: the same pin is a CPU wheel here but the CUDA build on PyPI, whose
+  # nvidia-* runtime wheels (pinned by torch's metadata) are missing after --no-deps; nothing to do on a CPU wheel.
+  say "completing torch's own dependencies (its CUDA runtime wheels where the pin resolves to a CUDA build)"
+  "${PIP[@]}" install -q --no-build-isolation "$(grep -E '^torch==' requirements.txt)"
   echo "$want" > "$STAMP"
 else
   say "requirements.txt unchanged since the last install: skipping pip"
@@ -68,10 +72,9 @@ export PYTHONPATH="\$_pp$ROOT\${PYTHONPATH:+:\$PYTHONPATH}"
 export LD_LIBRARY_PATH="\$_ld$VENV/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 unset _ws _pfx _pp _ld _p
 export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
-# DDS discovery stays on this host; the domain id differs per shell so parallel runs don't hear each other
-# (tests choose their own, see tests/conftest.py).
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export ROS_DOMAIN_ID="\${ROS_DOMAIN_ID:-\$(( \$\$ % 100 + 1 ))}"
+# DDS discovery stays on this host unless you set it; ROS_DOMAIN_ID stays yours (default 0, where Interbotix's
+# xs_sdk runs). The tests and the sim demo, which imitate the robot's topics, pick private domains themselves.
+export ROS_AUTOMATIC_DISCOVERY_RANGE="\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export MUJOCO_GL="\${MUJOCO_GL:-egl}"
 ENV
 

@@ -4,14 +4,15 @@ import pathlib
 
 import pytest
 
+from diffog.rostools import private_domain_id
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _private_domain_id() -> int:
-    # 1..100: inside the range every RMW accepts; the pid spreads parallel CI jobs, xdist workers add an offset.
+    # the pid spreads parallel CI jobs, xdist workers add an offset
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    offset = int(worker[2:]) if worker[2:].isdigit() else 0
-    return (os.getpid() + 7 * offset) % 100 + 1
+    return private_domain_id(int(worker[2:]) if worker[2:].isdigit() else 0)
 
 
 os.environ["ROS_DOMAIN_ID"] = str(_private_domain_id())
