@@ -81,7 +81,8 @@ class ChunkDataset(Dataset):
         for path in paths:
             ep = read_episode(path, cameras=self.cameras)
             action = np.asarray(ep.action, dtype=np.float32)
-            names = list(ep.metadata.get("joint_names") or load_robot_description().action_joint_names)  # ALOHA's files name none
+            # ALOHA's own files name no joints: they are in ALOHA's order
+            names = list(ep.metadata.get("joint_names") or load_robot_description().action_joint_names)
             if action.ndim != 2 or action.shape[1] != len(names):
                 raise ValueError(f"{path}: actions have shape {action.shape}, expected (T, {len(names)}) for {names}")
             index = slice(None)

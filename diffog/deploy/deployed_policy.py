@@ -41,7 +41,7 @@ class DeployedPolicy:
                  description: RobotDescription, device: torch.device, refiner: str = "diffog",
                  n_action_steps: int | None = None, overlap: bool = False, seed: int | None = None):
         self.model = model.to(device).eval()
-        self.config, self.device = config, device
+        self.config, self.device, self.description = config, device, description
         p = config.policy
         self.normalizer: MinMaxNormalizer = model.normalizer
         self.joint_names = description.action_joint_names  # how chunks and commands are laid out

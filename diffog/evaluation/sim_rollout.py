@@ -25,7 +25,7 @@ from diffog.evaluation.failures import FailureWatch
 from diffog.hardware.robot import Bimanual
 from diffog.hardware.sim_arm import SimRobot
 from diffog.policy.checkpoint import read_checkpoint
-from diffog.robot import UnsafeCommand, load_robot_description
+from diffog.robot import UnsafeCommand
 from diffog.sim import make_env
 from diffog.sim.env import DT, SimulationError
 
@@ -59,7 +59,7 @@ def run_episode(policy: DeployedPolicy, task: str, seed: int, settings: RolloutS
     policy.reseed(seed)
     env = make_env(task, seed=seed, render_size=policy.image_size if policy.cameras else None,
                    cameras=policy.cameras or None)
-    description = load_robot_description()
+    description = policy.description
     robot = SimRobot(env, description)
     arms = Bimanual(robot.arms, "follower", description)
     slices = AlohaTopics.load(description).qpos_slices()

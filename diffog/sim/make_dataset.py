@@ -26,7 +26,8 @@ from diffog.sim.trajectory import Variability
 def write_demo(demo: Demo, directory: str | os.PathLike, compress: bool = False, **metadata) -> pathlib.Path:
     """One demo as an episode file through the shared writer; returns its path."""
     cameras = list(demo.images)
-    meta = {"robot": "aloha", "task": demo.task, "seed": demo.seed, "joint_names": load_robot_description().action_joint_names,
+    robot = load_robot_description()
+    meta = {"robot": robot.robot, "task": demo.task, "seed": demo.seed, "joint_names": robot.action_joint_names,
             "dt": DT, "source": "diffog.sim scripted demonstrator", **metadata}
     with EpisodeWriter(directory, cameras, compress=compress, sim=True, metadata=meta) as writer:
         for t in range(len(demo.action)):
