@@ -32,7 +32,6 @@ from diffog.policy.diffog_policy import DiffOGPolicy
 from diffog.policy.factory import build_policy
 from diffog.policy.obs_encoder import IMAGE_PREFIX
 from diffog.refine import continuous_dims_from_names
-from diffog.refine.bounds import as_bound_vector
 from diffog.robot import JointLimits, RobotDescription, SafetyFilter, load_robot_description
 
 
@@ -66,7 +65,7 @@ class DeployedPolicy:
     def set_refiner(self, name: str) -> None:
         """Switch the refiner (for comparisons on one loaded policy); ValueError leaves the current one."""
         dims = continuous_dims_from_names(self.policy_joint_names)
-        hi = as_bound_vector(self.config.task.refine.bound, len(dims), "task.refine.bound")
+        hi = self.config.task.refine.bound_vector(len(dims))
         self._refine = ChunkRefiner(name, self.normalizer, dims, -hi, hi, self.model.layer)
         self.refiner = name
 

@@ -9,7 +9,10 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
+import torch
 from omegaconf import MISSING
+
+from diffog.refine.bounds import as_bound_vector
 
 from diffog.robot.description import parse_structured
 from diffog.robot.validation import require_positive
@@ -39,6 +42,12 @@ class RefineConfig:
             raise ValueError(f"task.refine.bound_quantile must be in (0, 1], got {self.bound_quantile}")
         if not (math.isfinite(self.alpha) and self.alpha >= 0):
             raise ValueError(f"task.refine.alpha must be finite and >= 0, got {self.alpha}")
+
+    def bound_vector(self, n_dims: int) -> torch.Tensor:
+        """The bound on each of `n_dims` continuous joints (float64), the one place it is resolved."""
+        values = self.bound_values
+        return as_bound_vector(values if isinstance(self.bound, (list, tuple)) else values[0], n_dims,
+                               "task.refine.bound")
 
     @property
     def bound_values(self) -> list[float]:

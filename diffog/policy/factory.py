@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.policy.config import PolicyConfig
@@ -19,12 +18,11 @@ DIFFUSION_FIELDS = ("horizon", "n_obs_steps", "down_dims", "diffusion_step_embed
 
 def build_layer(cfg: PolicyConfig, joint_names: Sequence[str]) -> DiffOGLayer:
     """The DiffOG layer over the chunk from the current step on; bounds and alpha in normalized units."""
-    bound = torch.as_tensor(cfg.task.refine.bound_values, dtype=torch.float64)  # one, or one per continuous joint
-    if len(bound) == 1:
-        bound = bound[0]
+    dims = continuous_dims_from_names(joint_names)
+    bound = cfg.task.refine.bound_vector(len(dims))
     layer = cfg.layer
     return DiffOGLayer(horizon=cfg.policy.chunk_length, action_dim=len(joint_names),
-                       continuous_dims=continuous_dims_from_names(joint_names), lower=-bound, upper=bound,
+                       continuous_dims=dims, lower=-bound, upper=bound,
                        alpha=cfg.task.refine.alpha, q_mode=layer.q_mode, q_head=layer.q_head, solver=layer.solver,
                        **vars(layer.transformer))
 

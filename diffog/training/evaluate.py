@@ -34,7 +34,7 @@ def evaluate_checkpoint(payload: Mapping, *, batch_size: int = 32, max_batches: 
                     "windows": len(dataset), **mean_losses(policy, dataset, batch_size, max_batches, device, seed)}
     dt = cfg.task.frame_skip / load_robot_description().control_rate_hz
     dims = continuous_dims_from_names(joint_names)
-    bound = torch.as_tensor(cfg.task.refine.bound_values, device=device)  # one, or one per continuous joint
+    bound = cfg.task.refine.bound_vector(len(dims)).to(device)
     n_act, start = cfg.policy.n_action_steps, policy.start
     gen = torch.Generator(device).manual_seed(seed)
     sums: dict[str, float] = {}
