@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 from diffog.data.normalizer import MinMaxNormalizer
 from diffog.policy.config import PolicyConfig
 from diffog.policy.diffog_policy import DiffOGPolicy
