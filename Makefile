@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STAMP := .venv/.setup-done
 SETUP_INPUTS := requirements.txt pyproject.toml scripts/setup.sh scripts/fix_ros_wheel_prefix.py \
-	$(shell find ros2_ws/src -type f -not -path '*/__pycache__/*' 2>/dev/null)
+	$(shell find ros2_ws/src launch -type f -not -path '*/__pycache__/*' 2>/dev/null)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 

@@ -1,15 +1,19 @@
-"""Move the stack on the real ALOHA: follower arms (Interbotix xs_sdk), cameras, Diffusion Policy + refiner.
+"""Move the stack on the real ALOHA: follower arms as ALOHA's bringup starts them (Interbotix xs_sdk,
+robot_state_publisher, a static transform each), cameras, Diffusion Policy + refiner.
 
-    ros2 launch launch/move_stack.launch.py refiner:=diffog checkpoint:=checkpoints/move_stack_image_diffog.ckpt
-Nodes and arguments: graphs.yaml `move_stack`; parameters: config/move_stack.yaml.
+    ros2 launch aloha_bringup move_stack.launch.py refiner:=diffog checkpoint:=checkpoints/move_stack_image_diffog.ckpt
+Nodes and arguments: graphs.yaml `move_stack`; parameters: config/move_stack.yaml (both installed with aloha_bringup,
+found with FindPackageShare like graph_launch.py).
 Without ros2 launch: python -m diffog.rostools.graph_runner move_stack
 """
-import pathlib
-import sys
+from launch import LaunchContext
+from launch.launch_description_sources import load_python_launch_file_as_module
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # ros2 launch loads this file by path
-from graph_launch import graph_launch_description  # noqa: E402
+GRAPH_LAUNCH = PathJoinSubstitution([FindPackageShare("aloha_bringup"), "launch", "graph_launch.py"])
 
 
 def generate_launch_description():
-    return graph_launch_description(__file__)
+    graph_launch = load_python_launch_file_as_module(GRAPH_LAUNCH.perform(LaunchContext()))
+    return graph_launch.graph_launch_description(__file__)

@@ -7,9 +7,12 @@ are built from (diffog.rostools.graphs).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,23 +20,101 @@ import threading
 import time
 
 from diffog import REPO_ROOT
-from diffog.rostools.graphs import LAUNCH_DIR, Graph, NodeSpec, load_graphs
+from diffog.rostools.graphs import LAUNCH_DIR, Graph, NodeSpec, load_graphs, string_typed
 
 EMPTY = "''"  # rcl reads parameter values as YAML: an empty value needs quotes to be the empty string
-SUBSTITUTION = re.compile(r"\$\((var|dirname|find-pkg-share)\s*([^)]*)\)")
+NAME = re.compile(r"\$\(([A-Za-z][A-Za-z0-9_-]*)")
+STOP = " ()'\""  # ends an unquoted substitution argument (launch's grammar.lark UNQUOTED_RSTRING)
+
+
+def run_command(command: str) -> str:
+    """$(command '...'): the command's stdout, split with shlex; a failure or any stderr output raises, as ROS 2
+    launch's Command substitution does by default (on_stderr='fail')."""
+    try:
+        done = subprocess.run(shlex.split(command), capture_output=True, text=True)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"$(command {command!r}): {e}") from e
+    if done.returncode != 0 or done.stderr:
+        raise RuntimeError(f"$(command {command!r}) failed (exit {done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def find_exec(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise FileNotFoundError(f"$(find-exec {name}): no executable {name!r} on PATH")
+    return path
 
 
 def substitute(value: str, arguments: dict[str, str], launch_dir: pathlib.Path = LAUNCH_DIR,
-               share=lambda package: find_package_share(package)) -> str:
-    """Resolves $(var NAME), $(dirname) and $(find-pkg-share PKG) as ROS 2 launch does."""
-    def one(m: re.Match) -> str:
-        kind, arg = m.group(1), m.group(2).strip()
+               share=None, run=None, which=None) -> str:
+    """Resolves ROS 2 launch's frontend substitutions as launch does: $(var NAME), $(dirname),
+    $(find-pkg-share PKG), $(find-exec NAME) and $(command 'CMD'), nested ones inside quoted or plain
+    arguments included (launch/frontend/grammar.lark); a backslash escapes the next character. `share`, `run`
+    and `which` stand in for find_package_share, run_command and find_exec."""
+    share, run, which = share or find_package_share, run or run_command, which or find_exec
+
+    def resolve(kind: str, args: list[str]) -> str:
         if kind == "var":
-            if arg not in arguments:
-                raise KeyError(f"unknown launch argument {arg!r} in {value!r}; known: {sorted(arguments)}")
-            return str(arguments[arg])
-        return str(launch_dir) if kind == "dirname" else str(share(arg))
-    return SUBSTITUTION.sub(one, value)
+            if args[0] not in arguments:
+                raise KeyError(f"unknown launch argument {args[0]!r} in {value!r}; known: {sorted(arguments)}")
+            return str(arguments[args[0]])
+        if kind == "dirname":
+            return str(launch_dir)
+        if kind == "find-pkg-share":
+            return str(share(args[0]))
+        if kind == "find-exec":
+            return str(which(args[0]))
+        if kind == "command":
+            return run(args[0])
+        raise KeyError(f"substitution $({kind} ...) in {value!r} is not supported by the graph runner")
+
+    def template(i: int, quote: str = "") -> tuple[str, int]:
+        out = []
+        while i < len(value):
+            if quote and value[i] == quote:
+                return "".join(out), i + 1
+            if value[i] == "\\" and i + 1 < len(value):
+                out.append(value[i + 1])
+                i += 2
+            elif value.startswith("$(", i):
+                text, i = substitution(i)
+                out.append(text)
+            else:
+                out.append(value[i])
+                i += 1
+        if quote:
+            raise ValueError(f"unterminated {quote} in {value!r}")
+        return "".join(out), i
+
+    def word(i: int) -> tuple[str, int]:
+        out = []
+        while i < len(value) and value[i] not in STOP:
+            if value[i] == "\\" and i + 1 < len(value):
+                out.append(value[i + 1])
+                i += 2
+            elif value.startswith("$(", i):
+                text, i = substitution(i)
+                out.append(text)
+            else:
+                out.append(value[i])
+                i += 1
+        return "".join(out), i
+
+    def substitution(i: int) -> tuple[str, int]:
+        m = NAME.match(value, i)
+        if not m:
+            raise ValueError(f"malformed substitution at {i} in {value!r}")
+        kind, i, args = m.group(1), m.end(), []
+        while i < len(value) and value[i] == " ":
+            i += 1
+            text, i = template(i + 1, value[i]) if value[i:i + 1] in ("'", '"') else word(i)
+            args.append(text)
+        if value[i:i + 1] != ")":
+            raise ValueError(f"unterminated $({kind} ...) in {value!r}")
+        return resolve(kind, args), i + 1
+
+    return template(0)[0]
 
 
 def find_package_share(package: str) -> pathlib.Path:
@@ -54,13 +135,22 @@ def find_executable(package: str, executable: str) -> pathlib.Path:
                             f"(built the workspace and sourced env.sh?)")
 
 
+def starts(node: NodeSpec, arguments: dict[str, str]) -> bool:
+    """False for a node whose `if_set` launch argument is empty (launch: IfCondition(NotEqualsSubstitution))."""
+    return not node.if_set or arguments[node.if_set] != ""
+
+
 def node_command(node: NodeSpec, arguments: dict[str, str], params: dict[str, str]) -> list[str]:
-    cmd = [str(find_executable(node.package, node.executable)), "--ros-args", "-r", f"__node:={node.name}"]
+    cmd = [str(find_executable(node.package, node.executable)),
+           *(substitute(a, arguments) for a in node.arguments), "--ros-args", "-r", f"__node:={node.name}"]
     if node.namespace:
         cmd += ["-r", f"__ns:=/{node.namespace}"]
     cmd += ["--params-file", str(node.params_file)]
     overrides = {k: substitute(v, arguments) for k, v in node.overrides.items()}
+    strings = {k for k, v in node.overrides.items() if string_typed(v)}
     for key, value in {**overrides, **params}.items():
+        if key in strings and key not in params:  # a YAML double-quoted scalar: rcl keeps it a string, verbatim
+            value = json.dumps(value)
         cmd += ["-p", f"{key}:={value if value else EMPTY}"]
     return cmd
 
@@ -80,12 +170,17 @@ class GraphProcess:
             raise KeyError(f"graph {graph.name} has no nodes {sorted(unknown_nodes)}")
         self.graph = graph
         args = {**graph.arguments, **(arguments or {})}
-        self.commands = {n.fqn: node_command(n, args, (params or {}).get(n.fqn, {})) for n in graph.nodes}
+        self.skipped = [n.fqn for n in graph.nodes if not starts(n, args)]
+        self.commands = {n.fqn: node_command(n, args, (params or {}).get(n.fqn, {}))
+                         for n in graph.nodes if starts(n, args)}
         self.cwd, self.env, self.log = cwd, env, log
         self.procs: dict[str, subprocess.Popen] = {}
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "GraphProcess":
+        for name in self.skipped:
+            node = next(n for n in self.graph.nodes if n.fqn == name)
+            self.log.write(f"[graph_runner] not starting {name}: launch argument {node.if_set!r} is empty\n")
         for name, cmd in self.commands.items():
             p = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  text=True, bufsize=1)
@@ -103,7 +198,7 @@ class GraphProcess:
     def wait(self, duration: float | None = None) -> dict[str, int | None]:
         """Until a required node exits, every node exits, or `duration` seconds pass; then stop the rest."""
         deadline = None if duration is None else time.monotonic() + duration
-        required = [n.fqn for n in self.graph.nodes if n.required]
+        required = [n.fqn for n in self.graph.nodes if n.required and n.fqn in self.procs]
         try:
             while deadline is None or time.monotonic() < deadline:
                 if any(self.procs[n].poll() is not None for n in required):
@@ -156,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: graph.stop())
     codes = graph.wait(a.duration)
     print(f"[graph_runner] exit codes: {codes}")
-    required = [n.fqn for n in graph.graph.nodes if n.required]
+    required = [n.fqn for n in graph.graph.nodes if n.required and n.fqn in codes]
     return max((abs(codes[n] or 0) for n in required), default=0)
 
 

@@ -6,6 +6,7 @@ arguments of those actions, with substitution strings left for ROS 2 launch's ow
 from __future__ import annotations
 
 import pathlib
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -14,6 +15,14 @@ from diffog import REPO_ROOT
 
 LAUNCH_DIR = REPO_ROOT / "launch"
 GRAPHS = LAUNCH_DIR / "graphs.yaml"
+NODE_KEYS = {"name", "namespace", "package", "executable", "arguments", "overrides", "required", "if_set"}
+COMMAND = re.compile(r"\$\(command\s")
+
+
+def string_typed(value: str) -> bool:
+    """An override holding a $(command ...) (a URDF from xacro) is a string parameter as it stands: ROS 2 launch
+    would otherwise read the command's output as YAML (launch_ros ParameterValue(value_type=str) says not to)."""
+    return bool(COMMAND.search(value))
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,8 @@ class NodeSpec:
     namespace: str = ""
     overrides: dict[str, str] = field(default_factory=dict)  # parameters given in the launch file itself
     required: bool = False  # when it exits, the whole graph shuts down (launch's on_exit=Shutdown())
+    arguments: tuple[str, ...] = ()  # command-line arguments before --ros-args (launch_ros Node `arguments`)
+    if_set: str = ""  # a launch argument: the node starts only when it is not empty
 
     @property
     def fqn(self) -> str:
@@ -49,9 +60,16 @@ def load_graphs(path: pathlib.Path = GRAPHS) -> dict[str, Graph]:
         descriptions = {k: str(v) for k, v in (g.get("descriptions") or {}).items()}
         if unknown := set(descriptions) - set(args):
             raise KeyError(f"{path}: graph {name} describes launch arguments it does not have: {sorted(unknown)}")
-        nodes = [NodeSpec(n["name"], n["package"], n["executable"], path.parent / g["params"], n.get("namespace", ""),
-                          {k: str(v) for k, v in (n.get("overrides") or {}).items()}, bool(n.get("required", False)))
-                 for n in g["nodes"]]
+        nodes = []
+        for n in g["nodes"]:
+            if unknown := set(n) - NODE_KEYS:
+                raise KeyError(f"{path}: graph {name}, node {n.get('name')}: unknown keys {sorted(unknown)}")
+            if n.get("if_set", "") and n["if_set"] not in args:
+                raise KeyError(f"{path}: graph {name}, node {n['name']}: if_set names no launch argument")
+            nodes.append(NodeSpec(n["name"], n["package"], n["executable"], path.parent / g["params"],
+                                  n.get("namespace", ""), {k: str(v) for k, v in (n.get("overrides") or {}).items()},
+                                  bool(n.get("required", False)), tuple(str(a) for a in n.get("arguments") or ()),
+                                  n.get("if_set", "")))
         graphs[name] = Graph(name, path.parent / g["launch"], args, nodes, descriptions)
     return graphs
 
@@ -68,15 +86,17 @@ def graph_of_launch_file(launch_file: str | pathlib.Path, path: pathlib.Path = G
 def launch_entities(graph: Graph) -> tuple[list[dict], list[dict]]:
     """The graph as its launch file declares it: keyword arguments of launch.actions.DeclareLaunchArgument, one
     dict per launch argument, and of launch_ros.actions.Node, one per node (`parameters`: the graph's parameters
-    file, then the node's overrides if it has any). Override values stay strings in ROS 2 launch's substitution
-    syntax ($(var NAME), $(dirname), $(find-pkg-share PKG)); `required`, not a Node argument, asks for
-    on_exit=Shutdown()."""
+    file, then the node's overrides if it has any; `arguments` if it has any). Override values and arguments stay
+    strings in ROS 2 launch's substitution syntax ($(var NAME), $(find-pkg-share PKG), $(find-exec NAME),
+    $(command '...'), $(dirname)); `required` (on_exit=Shutdown()) and `if_set` (a launch argument that must not
+    be empty for the node to start) are not Node arguments."""
     arguments = [{"name": k, "default_value": v,
                   **({"description": graph.descriptions[k]} if k in graph.descriptions else {})}
                  for k, v in graph.arguments.items()]
     nodes = [{"package": n.package, "executable": n.executable, "name": n.name,
               **({"namespace": n.namespace} if n.namespace else {}),
+              **({"arguments": list(n.arguments)} if n.arguments else {}),
               "parameters": [str(n.params_file), *([dict(n.overrides)] if n.overrides else [])],
-              "required": n.required}
+              "required": n.required, "if_set": n.if_set}
              for n in graph.nodes]
     return arguments, nodes

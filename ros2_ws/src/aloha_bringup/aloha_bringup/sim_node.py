@@ -117,12 +117,21 @@ class SimNode(Node):
         """`seed` set at run time is the next reset's seed (paired episodes when comparing policies)."""
         for param in params:
             if param.name == "seed":
+                if isinstance(param.value, bool) or not isinstance(param.value, int) or param.value < 0:
+                    return SetParametersResult(successful=False,
+                                               reason=f"seed must be a non-negative integer, got {param.value!r}")
                 self.next_seed = int(param.value)
         return SetParametersResult(successful=True)
 
     def _on_reset(self, _request, response):
-        self.server.reset(self.next_seed)
-        self.next_seed = None
+        try:
+            self.server.reset(self.next_seed)
+        except (SimulationError, ValueError) as e:  # reported to the caller; the node keeps serving
+            self.get_logger().error(f"reset failed: {e}")
+            response.success, response.message = False, f"reset failed: {e}"
+            return response
+        finally:
+            self.next_seed = None
         response.success, response.message = True, f"episode reset with seed {self.server.seed}"
         return response
 
