@@ -1,4 +1,7 @@
-"""Training windows from ALOHA HDF5 episodes: low-dim streams, resized camera images and action chunks."""
+"""Training windows from ALOHA HDF5 episodes: low-dim streams, resized camera images and action chunks.
+
+Episodes come through `read_episode`, which refuses (EpisodeFormatError, a ValueError) files with wrong dtypes or
+shapes, non-finite or absurd values, undecodable images or failed checksums, so no such file reaches training."""
 from __future__ import annotations
 
 import os
@@ -56,6 +59,9 @@ def lowdim_stream(episode: Episode, key: str) -> np.ndarray:
                        f"{', effort' if episode.effort is not None else ''} and {sorted(episode.extras) or 'no extras'}"
                        + ("; re-record sim data with diffog.sim.make_dataset, which stores object_poses"
                           if key == "object_poses" else ""))
+    if np.ndim(value) != 2 or len(value) != len(episode):
+        raise ValueError(f"{episode.path}: low-dim stream {key!r} has shape {np.shape(value)}; expected "
+                         f"({len(episode)}, D)")
     return np.asarray(value, dtype=np.float32)
 
 

@@ -4,6 +4,10 @@ tick. A tick whose streams are missing, stale or non-finite is dropped and count
 
 Streams per follower arm: its joint state (qpos / qvel / effort, 7 each, gripper normalized), its arm command (6)
 and its gripper command (normalized): the command is ALOHA's action. Plus one image stream per camera.
+
+Crash safety: the writer flushes at least every FLUSH_INTERVAL_S (also while no frame comes), so a killed recorder
+loses only the last fraction of a second; a new recorder on the directory recovers what it left (`recovered`).
+A failed write (disk full) ends the episode at once: the next tick raises RecordingError, discard() frees the space.
 """
 from __future__ import annotations
 
@@ -15,9 +19,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from diffog.data.aloha_hdf5 import EpisodeWriter
+from diffog.data.aloha_hdf5 import FLUSH_INTERVAL_S, EpisodeWriter, Recovered, recover_unfinished
 
 QUEUE_FRAMES = 500  # 10 s of frames waiting for the disk before ticks are dropped
+
+
+class RecordingError(RuntimeError):
+    """The episode being recorded cannot go on (its writer failed, e.g. the disk is full): discard() it."""
 
 
 @dataclasses.dataclass
@@ -36,14 +44,17 @@ class _Sample:
 
 
 class EpisodeRecorder:
-    """`arms`: follower names in ALOHA order (e.g. follower_left, follower_right); `cameras`: image streams."""
+    """`arms`: follower names in ALOHA order (e.g. follower_left, follower_right); `cameras`: image streams.
+    `recover`: first turn what killed recorders left in `directory` into unfinished episodes (see `recovered`).
+    `checksums`: fletcher32 on every dataset (corruption is detected on read; costs ~20% of raw-image write speed)."""
 
     def __init__(self, directory: str | pathlib.Path, arms: Sequence[str], cameras: Sequence[str] = (), *,
                  rate_hz: float = 50.0, max_age_s: float = 0.1, compress: bool = False,
-                 metadata: Mapping | None = None):
+                 metadata: Mapping | None = None, recover: bool = True, checksums: bool = True):
         self.directory = pathlib.Path(directory)
+        self.recovered: list[Recovered] = recover_unfinished(self.directory) if recover else []
         self.arms, self.cameras = list(arms), list(cameras)
-        self.rate_hz, self.max_age_s, self.compress = rate_hz, max_age_s, compress
+        self.rate_hz, self.max_age_s, self.compress, self.checksums = rate_hz, max_age_s, compress, checksums
         self.metadata = dict(metadata or {})
         self._latest: dict[str, _Sample] = {}
         self._lock = threading.Lock()
@@ -99,7 +110,7 @@ class EpisodeRecorder:
                 latest = dict(self._latest)
             if (reason := self._problem(latest, now)) is not None:
                 raise RuntimeError(f"not starting: {reason}")
-        self._writer = EpisodeWriter(self.directory, self.cameras, compress=self.compress,
+        self._writer = EpisodeWriter(self.directory, self.cameras, compress=self.compress, checksums=self.checksums,
                                      state_dim=7 * len(self.arms),
                                      metadata={**self.metadata, **metadata, "arms": self.arms})
         self._queue = queue.Queue(maxsize=QUEUE_FRAMES)
@@ -109,10 +120,18 @@ class EpisodeRecorder:
         self._thread.start()
         return self._writer.path
 
+    @property
+    def error(self) -> BaseException | None:
+        """Why the episode being recorded failed (a write error), None while it is fine."""
+        return self._error
+
     def tick(self, now: float) -> bool:
-        """Take one frame at time `now` (s, the streams' clock); False when it was dropped (see drop_reasons)."""
+        """Take one frame at time `now` (s, the streams' clock); False when it was dropped (see drop_reasons).
+        RecordingError once the episode's writer failed (e.g. disk full)."""
         if not self.recording:
             return False
+        if self._error is not None:
+            raise RecordingError(f"recording {self._writer.path} failed: {self._error}")
         with self._lock:
             latest = dict(self._latest)
         reason = self._problem(latest, now)
@@ -150,18 +169,29 @@ class EpisodeRecorder:
 
     def _drain(self) -> None:
         q, writer = self._queue, self._writer
-        while (item := q.get()) is not None:
+        while True:
+            try:
+                item = q.get(timeout=FLUSH_INTERVAL_S)
+            except queue.Empty:  # no frame for a while (stale streams): what was added still reaches the disk
+                item = ()
+            if item is None:
+                return
             if self._error is not None:
                 continue
             try:
+                if not item:
+                    if writer.unflushed_frames:
+                        writer.flush()
+                    continue
                 writer.add(*self._frame(*item))
             except ValueError as e:  # a bad sample (e.g. an image of another size): this frame only
                 self._drop(f"rejected: {e}")
                 continue
-            except Exception as e:  # noqa: BLE001 - disk errors end the episode; stop() reports them
+            except Exception as e:  # noqa: BLE001 - disk errors end the episode: tick() raises, stop() reports
                 self._error = e
                 continue
-            self._frame_stamps.append(item[0])
+            with self._lock:
+                self._frame_stamps.append(item[0])
 
     def _finish(self) -> EpisodeWriter:
         writer = self._writer
@@ -172,7 +202,7 @@ class EpisodeRecorder:
 
     def stop(self, publish: bool = True) -> EpisodeSummary:
         """Write the remaining frames and publish the episode. publish=False (shutting down mid-episode) keeps the
-        finished file under its hidden temporary name instead: nothing is lost, and no unfinished demonstration
+        finished file as `unfinished_episode_N_<time>.h5` instead: nothing is lost, and no unfinished demonstration
         slips into the data set."""
         if not self.recording:
             raise RuntimeError("not recording")
@@ -182,11 +212,17 @@ class EpisodeRecorder:
             writer.discard()
             why = self._error or f"no frame was recorded (dropped: {summary.drop_reasons})"
             raise RuntimeError(f"episode not saved: {why}")
-        summary.path = writer.close(publish, achieved_rate_hz=summary.achieved_rate_hz, target_rate_hz=self.rate_hz,
-                                    dropped_frames=summary.dropped, drop_reasons=summary.drop_reasons)
+        try:
+            summary.path = writer.close(publish, achieved_rate_hz=summary.achieved_rate_hz,
+                                        target_rate_hz=self.rate_hz, dropped_frames=summary.dropped,
+                                        drop_reasons=summary.drop_reasons)
+        except OSError as e:  # e.g. the disk filled up at the end: free the space, say why
+            writer.discard()
+            raise RuntimeError(f"episode not saved: {e}") from e
         return summary
 
     def discard(self) -> EpisodeSummary:
+        """Drop the episode being recorded and free its space (also after a write error)."""
         if not self.recording:
             raise RuntimeError("not recording")
         writer = self._finish()

@@ -1,10 +1,18 @@
 """Rosbag2 (MCAP) recording and reading on `rosbags`, without ROS: messages travel as CDR bytes, so the ROS
 nodes hand over what rclpy serialized and the analysis reads bags anywhere. Our interfaces (diffog_msgs,
-interbotix_xs_msgs) are registered from their .msg files so every bag carries full message definitions."""
+interbotix_xs_msgs) are registered from their .msg files so every bag carries full message definitions.
+
+A bag is only readable once closed (MCAP summary and footer, metadata.yaml): `BagRecorder.close` runs once, with
+SIGINT / SIGTERM held back until it is done (`signals_deferred`), and nodes that write bags or episodes stop on
+the first signal and ignore the next ones (`interrupt_once`): `ros2 launch` without a terminal sends SIGINT twice.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
+import signal
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -16,6 +24,50 @@ from rosbags.typesys.store import Typestore
 from diffog import REPO_ROOT
 
 INTERFACE_PACKAGES = ("diffog_msgs", "interbotix_xs_msgs")
+
+
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def signals_deferred(signums: Iterable[int] = SHUTDOWN_SIGNALS) -> Iterator[None]:
+    """Hold SIGINT / SIGTERM back while the block runs (a KeyboardInterrupt halfway through writing a file leaves it
+    unreadable), then hand each one that came to the handler installed before. Python runs signal handlers in the
+    main thread only, so elsewhere this does nothing: the signal interrupts the main thread, not this block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for signum in signums:
+        previous[signum] = signal.signal(signum, lambda n, frame: caught.append(n))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in dict.fromkeys(caught):
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler in (signal.SIG_DFL, None):
+                signal.raise_signal(signum)
+
+
+def interrupt_once(signums: Iterable[int] = SHUTDOWN_SIGNALS, *, first_raises: bool = True) -> None:
+    """The first SIGINT / SIGTERM raises KeyboardInterrupt (when `first_raises`), later ones are ignored, so the
+    shutdown that follows (closing bags and episode files) runs to its end. A ROS node calls it in the main thread
+    before rclpy.init with first_raises=False: rclpy's handlers, which shut the context down (the executor then
+    stops), chain to this one, and no KeyboardInterrupt can cut into the node's destroy_node."""
+    signums = tuple(signums)
+
+    def handler(signum, frame):
+        for s in signums:  # SIG_IGN, not a Python handler: it holds through the interpreter's exit too
+            signal.signal(s, signal.SIG_IGN)
+        if first_raises:
+            raise KeyboardInterrupt
+    for signum in signums:
+        signal.signal(signum, handler)
 
 
 def project_typestore() -> Typestore:
@@ -30,7 +82,8 @@ def project_typestore() -> Typestore:
 
 
 class BagRecorder:
-    """Writes one MCAP rosbag2 directory; refuses an existing path (never overwrites a recording)."""
+    """Writes one MCAP rosbag2 directory; refuses an existing path (never overwrites a recording). `close` may be
+    called any number of times; the first finishes the bag, shielded from SIGINT / SIGTERM."""
 
     def __init__(self, path: str | os.PathLike, typestore: Typestore | None = None):
         self.path = pathlib.Path(path)
@@ -41,6 +94,8 @@ class BagRecorder:
         self._writer.open()
         self._connections = {}
         self.count = 0
+        self._close_lock = threading.Lock()
+        self.closed = False
 
     def add_topic(self, topic: str, msgtype: str) -> None:
         """Declare a topic before writing to it; `msgtype` as ROS names it (sensor_msgs/msg/JointState)."""
@@ -51,11 +106,18 @@ class BagRecorder:
         self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
 
     def write(self, topic: str, stamp_ns: int, data: bytes) -> None:
+        if self.closed:
+            raise RuntimeError(f"bag {self.path} is closed")
         self._writer.write(self._connections[topic], stamp_ns, data)
         self.count += 1
 
     def close(self) -> None:
-        self._writer.close()
+        """Write the MCAP summary and footer and metadata.yaml, once."""
+        with self._close_lock, signals_deferred():
+            if self.closed:
+                return
+            self.closed = True
+            self._writer.close()
 
     def __enter__(self) -> "BagRecorder":
         return self

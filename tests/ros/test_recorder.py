@@ -1,6 +1,7 @@
 """The recording graph over DDS, as on the robot but with the sim node as the followers (and cameras) and
 emulated Dynamixel leader buses: teleop drives the sim, the recorder writes episodes that read back in ALOHA's
-layout with an MCAP bag beside them; a recorder stopped or killed mid-episode loses no earlier episode."""
+layout with an MCAP bag beside them; a recorder stopped or killed mid-episode loses no earlier episode, and a
+restart recovers the interrupted one (but its last fraction of a second) as an unfinished episode."""
 import contextlib
 import copy
 import hashlib
@@ -128,8 +129,9 @@ def test_teleoperated_sim_episode_over_ros_reads_back(rig, tmp_path):
     finally:
         out = stop(proc)
     assert list_episodes(tmp_path / "data") == [pathlib.Path(started.path)], out
-    unfinished = list((tmp_path / "data").glob(".episode_1.*.tmp"))
+    unfinished = list((tmp_path / "data").glob("unfinished_episode_1_*.h5"))
     assert len(unfinished) == 1 and len(read_episode(unfinished[0])) > 0, out  # kept complete, out of the data set
+    assert not list((tmp_path / "data").glob(".*")), out  # no temporary file left
 
     ep = read_episode(started.path)
     assert len(ep) == reply.frame_count > 20, reply.message
@@ -152,8 +154,8 @@ def test_teleoperated_sim_episode_over_ros_reads_back(rig, tmp_path):
     assert ep.metadata["dropped_frames"] >= 0 and ep.metadata["achieved_rate_hz"] > 0
     # an MCAP bag of the same topics per episode, named as its file; none for the discarded one
     bags = sorted((tmp_path / "bags").iterdir())
-    assert [b.name for b in bags] == [unfinished[0].name.removesuffix(".hdf5"), "episode_0"]
-    topics = bag_topics(bags[1])
+    assert [b.name for b in bags] == ["episode_0", unfinished[0].stem]
+    topics = bag_topics(bags[0])
     assert topics["/follower_left/joint_states"] == "sensor_msgs/msg/JointState"
     assert topics["/follower_right/commands/joint_group"] == "interbotix_xs_msgs/msg/JointGroupCommand"
     assert "/cam_high/camera/color/image_rect_raw" in topics
@@ -165,7 +167,7 @@ def test_killed_recorder_leaves_earlier_episodes_intact(rig, tmp_path):
         first = record(rig, 0.5)
         assert call(rig, EndEpisode, "/recorder/stop_episode", EndEpisode.Request()).success
         digest = hashlib.sha256(pathlib.Path(first.path).read_bytes()).hexdigest()
-        second = record(rig, 0.5)
+        second = record(rig, 1.5)
         assert second.path.endswith("episode_1.hdf5")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=20)
@@ -175,12 +177,15 @@ def test_killed_recorder_leaves_earlier_episodes_intact(rig, tmp_path):
     assert hashlib.sha256(pathlib.Path(first.path).read_bytes()).hexdigest() == digest
     assert len(read_episode(first.path)) > 5
     assert list(tmp_path.glob(".episode_1.*.tmp"))  # the interrupted episode stays aside, never published
-    # a new recorder continues after the published episodes and never overwrites them
+    # a new recorder recovers it (out of the data set), continues after the published episodes, overwrites none
     proc = recorder(tmp_path)
     try:
         third = record(rig, 0.3)
         assert third.path.endswith("episode_1.hdf5")
         assert call(rig, EndEpisode, "/recorder/stop_episode", EndEpisode.Request()).success
     finally:
-        stop(proc)
+        out = stop(proc)
     assert [p.name for p in list_episodes(tmp_path)] == ["episode_0.hdf5", "episode_1.hdf5"]
+    recovered = list(tmp_path.glob("unfinished_episode_1_*.h5"))
+    assert len(recovered) == 1 and len(read_episode(recovered[0])) > 5, out
+    assert "recovered" in out and not list(tmp_path.glob(".episode_*")), out

@@ -154,8 +154,11 @@ def test_never_overwrites_and_bad_frames_lose_nothing(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         w.add(qpos[1], qvel[1], effort[1], action[1], {"cam_high": img[:10]})
     w.add(qpos[1], qvel[1], effort[1], action[1], {"cam_high": img})
-    # another writer publishes episode_1 first: ours moves to the next free index instead of replacing it
-    write_episode(tmp_path, qpos, qvel, effort, action, index=1)
+    # a writer asking for the index being recorded is refused; a file copied in as episode_1 meanwhile makes ours
+    # move to the next free index instead of replacing it
+    with pytest.raises(FileExistsError, match="being recorded"):
+        write_episode(tmp_path, qpos, qvel, effort, action, index=1)
+    os.link(write_episode(tmp_path / "elsewhere", qpos, qvel, effort, action), tmp_path / "episode_1.hdf5")
     path = w.close(achieved_rate_hz=49.9)
     assert path.name == "episode_2.hdf5" and first.read_bytes() == before
     ep = read_episode(path)
@@ -219,7 +222,7 @@ def test_corrupt_or_truncated_files_raise_a_clear_error(tmp_path):
 def test_long_episode_grows_past_the_preallocation_and_is_trimmed(tmp_path):
     from diffog.data.aloha_hdf5 import GROW
     n = GROW + 3
-    q = np.arange(n * 14, dtype=float).reshape(n, 14)
+    q = np.arange(n * 14, dtype=float).reshape(n, 14) / 10  # distinct values, all in joint range
     stamps = {"qpos": np.arange(n) * 0.02}
     path = write_episode(tmp_path, q, q, q, q, {"cam_high": np.zeros((n, 4, 4, 3), np.uint8)}, timestamps=stamps,
                          compress=True)
@@ -254,3 +257,51 @@ def test_extra_low_dim_streams_round_trip_and_keep_their_layout(tmp_path):
         path = w.close()
     ep = read_episode(path)
     assert len(ep) == 2 and np.array_equal(ep.extras["object_poses"], [np.arange(5.0), np.arange(5.0) + 1])
+
+
+def test_leftovers_of_dead_writers_are_recovered_or_set_aside(tmp_path):
+    from diffog.data.aloha_hdf5 import recover_unfinished
+    qpos, qvel, effort, action = arrays(8)
+    dead = EpisodeWriter(tmp_path, cameras=["cam_high"])  # index 0; "dies" after flushing 4 frames
+    for t in range(4):
+        dead.add(qpos[t], qvel[t], effort[t], action[t], {"cam_high": smooth_images(1, t)[0]})
+    dead.flush()
+    dead._file.close()
+    os.close(dead._lock_fd)  # its process is gone: the lock with it
+    live = EpisodeWriter(tmp_path)  # index 1, still recording
+    live.add(qpos[0], qvel[0], effort[0], action[0])
+    (tmp_path / ".episode_7.1234.7f00.hdf5.tmp").write_bytes(b"\0" * 64)  # an older version's, never flushed
+    (tmp_path / ".claim.1234.abcdef").touch()  # a writer killed while claiming an index
+    done = {r.source.name: r for r in recover_unfinished(tmp_path)}
+    assert set(done) == {".episode_0.hdf5.tmp", ".episode_7.1234.7f00.hdf5.tmp"}  # the live writer's is left alone
+    ep = read_episode(done[".episode_0.hdf5.tmp"].path)
+    assert done[".episode_0.hdf5.tmp"].path.name.startswith("unfinished_episode_0_") and len(ep) == 4
+    np.testing.assert_array_equal(ep.action, action[:4])
+    assert "unfinished" in ep.metadata and "committed_frames" not in ep.metadata
+    bad = done[".episode_7.1234.7f00.hdf5.tmp"]
+    assert bad.path is None and "unreadable_episode_7_" in bad.problem and "recording" in str(bad)
+    assert sorted(p.name for p in tmp_path.glob(".*")) == [".episode_1.hdf5.tmp"]
+    assert live.close().name == "episode_1.hdf5" and list_episodes(tmp_path) == [tmp_path / "episode_1.hdf5"]
+    assert recover_unfinished(tmp_path) == []
+
+
+def test_a_failed_write_fails_the_writer_and_discard_frees_the_file(tmp_path, monkeypatch):
+    import errno
+
+    from diffog.data.aloha_hdf5 import EpisodeWriteError
+    qpos, qvel, effort, action = arrays(9)
+    w = EpisodeWriter(tmp_path)
+    w.add(qpos[0], qvel[0], effort[0], action[0])
+
+    def full(self, key, value):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", full)
+    with pytest.raises(EpisodeWriteError, match="disk full"):
+        w.add(qpos[1], qvel[1], effort[1], action[1])
+    monkeypatch.undo()
+    with pytest.raises(EpisodeWriteError, match="disk full"):  # no more frames, whatever the disk does now
+        w.add(qpos[1], qvel[1], effort[1], action[1])
+    with pytest.raises(EpisodeWriteError):
+        w.close()
+    w.discard()
+    assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from diffog.data.aloha_hdf5 import list_episodes, read_episode
-from diffog.data.recorder import EpisodeRecorder
+from diffog.data.recorder import EpisodeRecorder, RecordingError
 
 ARMS = ["follower_left", "follower_right"]
 
@@ -95,5 +95,41 @@ def test_stop_without_publishing_keeps_a_complete_hidden_file(tmp_path):
         feed(rec, 1.0 + 0.02 * k, k)
         rec.tick(1.0 + 0.02 * k)
     summary = rec.stop(publish=False)
-    assert summary.path.name.startswith(".episode_0.") and list_episodes(tmp_path) == []
+    assert summary.path.name.startswith("unfinished_episode_0_") and list_episodes(tmp_path) == []
     np.testing.assert_array_equal(read_episode(summary.path).qpos[:, 0], [0, 1, 2])
+
+
+def test_a_write_error_surfaces_at_the_next_tick_and_discard_frees_the_space(tmp_path, monkeypatch):
+    import errno
+    import time
+
+    from diffog.data.aloha_hdf5 import EpisodeWriter
+    rec = EpisodeRecorder(tmp_path, ARMS, ["cam_high"])
+    rec.start()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(EpisodeWriter, "add", full)
+    feed(rec, 1.0, 1)
+    deadline = time.monotonic() + 60
+    with pytest.raises(RecordingError, match="No space left"):
+        while time.monotonic() < deadline:  # the writer thread fails on the queued frame; a later tick says so
+            rec.tick(1.0)
+            time.sleep(0.01)
+    assert rec.error is not None
+    rec.discard()
+    assert not rec.recording and list(tmp_path.iterdir()) == []
+
+
+def test_recorders_sharing_a_folder_take_different_indices(tmp_path):
+    a, b = EpisodeRecorder(tmp_path, ARMS, []), EpisodeRecorder(tmp_path, ARMS, [])
+    assert (a.start().name, b.start().name) == ("episode_0.hdf5", "episode_1.hdf5")
+    for rec, k in ((a, 1), (b, 2)):
+        for arm in ARMS:
+            rec.joint_state(arm, 1.0, np.full(7, k), np.zeros(7), np.zeros(7))
+            rec.arm_command(arm, 1.0, np.zeros(6))
+            rec.gripper_command(arm, 1.0, 0.5)
+        assert rec.tick(1.0)
+    pb, pa = b.stop().path, a.stop().path
+    assert (pa.name, pb.name) == ("episode_0.hdf5", "episode_1.hdf5")
+    assert read_episode(pa).qpos[0, 0] == 1 and read_episode(pb).qpos[0, 0] == 2

@@ -43,3 +43,25 @@ def test_compare_interpolates_the_recording_at_the_replayed_times():
     assert out["rms"] == pytest.approx(np.sqrt(0.02))
     with pytest.raises(ValueError, match="overlap"):
         compare_series(t_ref, ref, np.array([5.0]), np.array([[0.0]]))
+
+
+def test_close_runs_once_and_a_signal_meanwhile_waits_for_it(tmp_path, store):
+    import signal
+
+    from rosbags.rosbag2 import Reader
+    bag = BagRecorder(tmp_path / "b", store)
+    bag.add_topic("/x", "std_msgs/msg/String")
+    bag.write("/x", 1, store.serialize_cdr(store.types["std_msgs/msg/String"](data="hi"), "std_msgs/msg/String"))
+    close = bag._writer.close
+
+    def interrupted_close():  # Ctrl-C arrives halfway through writing the summary
+        signal.raise_signal(signal.SIGINT)
+        close()
+    bag._writer.close = interrupted_close
+    with pytest.raises(KeyboardInterrupt):  # delivered, but only once the bag is whole
+        bag.close()
+    bag.close()  # again: nothing happens
+    assert (tmp_path / "b" / "metadata.yaml").exists()
+    with Reader(tmp_path / "b") as reader:
+        assert reader.message_count == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

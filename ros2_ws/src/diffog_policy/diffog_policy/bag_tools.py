@@ -1,7 +1,8 @@
 """Rosbag recording and replay nodes (MCAP, via diffog.rostools.rosbag_io): `bag_recorder` writes the topics it
 discovers, `bag_player` publishes a bag's messages at their recorded pace with /clock, so nodes run with
 use_sim_time:=true see the recorded times (what `ros2 bag record` / `ros2 bag play --clock` do; rosbag2 has
-no pip wheels here)."""
+no pip wheels here). The recorder stops on the first SIGINT / SIGTERM and ignores later ones (`ros2 launch`
+without a terminal sends two), so the bag always closes whole."""
 from __future__ import annotations
 
 import importlib
@@ -14,7 +15,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 
-from diffog.rostools.rosbag_io import BagRecorder, bag_topics, read_bag
+from diffog.rostools.rosbag_io import BagRecorder, bag_topics, interrupt_once, read_bag
 from diffog_policy.node_common import spin_main
 
 SKIP = ("/rosout", "/parameter_events", "/clock")
@@ -103,6 +104,7 @@ class BagPlayerNode(Node):
 
 
 def record_main(args=None) -> None:
+    interrupt_once(first_raises=False)  # before rclpy.init: rclpy's handlers chain to it
     spin_main(BagRecorderNode, args)
 
 
@@ -117,3 +119,7 @@ def play_main(args=None) -> None:
     finally:
         if rclpy.ok():
             rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    record_main()

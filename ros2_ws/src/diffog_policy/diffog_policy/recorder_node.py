@@ -8,8 +8,13 @@ Topics (aloha.yaml `ros_interface`, the same on the real robot and the sim):
   in   /<follower>/joint_states (qpos / qvel / effort), /<follower>/commands/joint_group and joint_single (the
        action: whatever drives the followers, teleop or policy), /<cam>/camera/color/image_rect_raw
   srv  ~/start_episode (diffog_msgs/StartEpisode), ~/stop_episode and ~/discard_episode (diffog_msgs/EndEpisode)
-  out  /diagnostics: recording state, frames, achieved rate, dropped frames
+  out  /diagnostics: recording state, frames, achieved rate, dropped frames; ERROR when writing failed (disk full)
 Optional: `bag_dir` also records the same topics to an MCAP bag per episode (rosbags).
+
+On start it recovers what a killed recorder left in `dataset_dir` (an unfinished_episode_N_<time>.h5 of all but the
+last ~0.5 s) and logs it. A write error (disk full) is logged and shown in the diagnostics at once; the episode can
+then only be discarded (which frees its space). A malformed message is logged (throttled) and dropped. The first
+SIGINT / SIGTERM shuts down, later ones are ignored, so the episode file and bag close whole.
 """
 from __future__ import annotations
 
@@ -24,8 +29,9 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
 from diffog.deploy.rate_loop import RateLoop
-from diffog.data.recorder import EpisodeRecorder
+from diffog.data.recorder import EpisodeRecorder, RecordingError
 from diffog.hardware.robot import arm_state_from_joint_state, to_aloha
+from diffog.rostools.rosbag_io import interrupt_once
 from diffog_policy.image_input import decode_image
 from diffog_policy.mcap_bag import EpisodeBag
 from diffog_policy.node_common import clock_now_s, robot_description, spin_main, stamp_to_s
@@ -37,6 +43,7 @@ PARAMETERS = {
     "rate_hz": 0.0,               # 0 = aloha.yaml control_rate_hz
     "max_age_s": 0.1,             # a stream older than this at a tick drops the frame
     "compress": False,            # JPEG images with compress_len, as ALOHA's COMPRESS option
+    "checksums": True,            # fletcher32 on every dataset: corrupted bytes fail on read (h5py checks them)
     "bag_dir": "",                # non-empty: also an MCAP bag per episode of the same topics
     "robot_description": "",      # aloha.yaml; "" = the shipped one
 }
@@ -57,8 +64,11 @@ class RecorderNode(Node):
         self.rate_hz = p["rate_hz"] or d.control_rate_hz
         self.recorder = EpisodeRecorder(pathlib.Path(p["dataset_dir"]).expanduser(), self.followers, cameras,
                                         rate_hz=self.rate_hz, max_age_s=p["max_age_s"], compress=p["compress"],
+                                        checksums=p["checksums"],
                                         metadata={"robot": d.robot, "joint_names": d.action_joint_names,
                                                   "control_rate_hz": self.rate_hz})
+        for r in self.recorder.recovered:
+            (self.get_logger().warning if r.path is not None else self.get_logger().error)(str(r))
         self.bag = None
         if p["bag_dir"]:
             self.bag = EpisodeBag(pathlib.Path(p["bag_dir"]).expanduser())
@@ -94,19 +104,29 @@ class RecorderNode(Node):
             return callback
 
         def both(msg):
-            self.bag.write(topic, msg_type, msg, self.get_clock().now().nanoseconds)
+            try:
+                self.bag.write(topic, msg_type, msg, self.get_clock().now().nanoseconds)
+            except (OSError, ValueError, RuntimeError) as e:  # e.g. disk full: the episode file is what counts
+                self.get_logger().error(f"bag: writing {topic} failed: {e}", throttle_duration_sec=5.0)
             callback(msg)
         return both
 
     # --- streams -----------------------------------------------------------------------------------------
     def _on_joint_state(self, follower: str, msg: JointState) -> None:
+        n = len(msg.name)
+        lengths = {"position": len(msg.position), "velocity": len(msg.velocity), "effort": len(msg.effort)}
+        # sensor_msgs/JointState: each array as long as `name`; velocity and effort may be empty
+        if bad := {k: v for k, v in lengths.items() if v != n and (k == "position" or v != 0)}:
+            self.get_logger().error(f"{follower}: dropping a joint_states message with {n} names but "
+                                    f"{', '.join(f'{v} {k} values' for k, v in bad.items())}",
+                                    throttle_duration_sec=5.0)
+            return
         try:
             state = arm_state_from_joint_state(list(msg.name), list(msg.position), list(msg.velocity),
                                                list(msg.effort), stamp_to_s(msg.header.stamp))
-        except (KeyError, ValueError) as e:
-            self.get_logger().error(f"{follower}: {e}", throttle_duration_sec=5.0)
-            return
-        self.recorder.joint_state(follower, state.stamp, *to_aloha({follower: state}, self.gripper))
+            self.recorder.joint_state(follower, state.stamp, *to_aloha({follower: state}, self.gripper))
+        except (KeyError, ValueError, IndexError, TypeError) as e:
+            self.get_logger().error(f"{follower}: dropping a joint_states message: {e}", throttle_duration_sec=5.0)
 
     def _on_arm_command(self, follower: str, msg: JointGroupCommand) -> None:
         if msg.name != "arm" or len(msg.cmd) != 6:
@@ -125,7 +145,10 @@ class RecorderNode(Node):
             self.recorder.image(camera, stamp_to_s(msg.header.stamp), img)
 
     def _on_tick(self) -> None:
-        self.recorder.tick(self.now_s())
+        try:
+            self.recorder.tick(self.now_s())
+        except RecordingError as e:  # every tick until the episode is discarded: say it every few seconds
+            self.get_logger().error(f"{e}; call ~/discard_episode", throttle_duration_sec=5.0)
 
     # --- services ----------------------------------------------------------------------------------------
     def _on_start(self, request: StartEpisode.Request, response: StartEpisode.Response):
@@ -136,7 +159,10 @@ class RecorderNode(Node):
             response.success, response.message = False, str(e)
             return response
         if self.bag is not None:
-            self.bag.open()
+            try:
+                self.bag.open()
+            except OSError as e:  # the episode records on; only its bag is missing
+                self.get_logger().error(f"bag: not recording this episode's bag: {e}")
         response.success, response.path, response.frame_count = True, str(path), 0
         response.message = f"recording {task or 'episode'} to {path}"
         self.get_logger().info(response.message)
@@ -162,7 +188,10 @@ class RecorderNode(Node):
     def _close_bag(self, episode: pathlib.Path | None) -> None:
         """The bag takes the episode file's name (hidden too when the episode is), or goes with a discarded one."""
         if self.bag is not None:
-            self.bag.close(None if episode is None else episode.name.removesuffix(".hdf5"))
+            try:
+                self.bag.close(None if episode is None else episode.name.split(".")[0])
+            except (OSError, ValueError, RuntimeError) as e:
+                self.get_logger().error(f"bag: closing failed: {e}")
 
     def _on_stop(self, request, response):
         return self._end(response, keep=True)
@@ -173,6 +202,9 @@ class RecorderNode(Node):
     def _publish_diagnostics(self) -> None:
         status = DiagnosticStatus(name="recorder", hardware_id="aloha", level=DiagnosticStatus.OK,
                                   message="recording" if self.recorder.recording else "idle")
+        if self.recorder.recording and self.recorder.error is not None:
+            status.level = DiagnosticStatus.ERROR
+            status.message = f"writing the episode failed: {self.recorder.error}; discard it"
         frames, dropped = self.recorder.progress()
         status.values = [KeyValue(key="loop_rate_hz", value=f"{self.loop.achieved_rate_hz():.2f}"),
                          KeyValue(key="frames", value=str(frames)), KeyValue(key="dropped", value=str(dropped))]
@@ -196,6 +228,7 @@ class RecorderNode(Node):
 
 
 def main(args=None) -> None:
+    interrupt_once(first_raises=False)  # before rclpy.init: a second signal must not cut the closing files short
     spin_main(RecorderNode, args, threads=2)
 
 
