@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=float, default=0.9)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
-    data = a.data / "move_stack"
+    data = a.data / "sim_move_stack"
     if not data.is_dir():
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "diffog.sim.make_dataset", str(a.data), "--episodes", "50",

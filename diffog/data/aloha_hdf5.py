@@ -1,9 +1,10 @@
 """ALOHA / ACT episode files: write ours, read ours and theirs.
 
 Layout (tonyzhaozh/aloha record_episodes.py, ACT's sim episodes):
-    /observations/qpos, /observations/qvel, /observations/effort   (T, 14) float
-    /observations/images/<cam>   (T, H, W, 3) uint8, or (T, L) uint8 JPEG bytes zero-padded when compressed
-    /action                      (T, 14)
+    /observations/qpos, /observations/qvel, /observations/effort   (T, 14) float32
+    /observations/images/<cam>   (T, H, W, 3) uint8, or (T, L) uint8 JPEG bytes zero-padded to one width L for
+                                 every camera when compressed
+    /action                      (T, 14) float32
     /compress_len                (n_cams, T), only when compressed (cameras in attrs "camera_names" order)
     attrs: sim (bool), compress (bool)
 What we add, and ALOHA/ACT readers ignore:
@@ -199,7 +200,7 @@ class EpisodeWriter:
                                      "created": datetime.datetime.now(datetime.timezone.utc).isoformat()})
             self.set_metadata(**(metadata or {}))
             for key in ("observations/qpos", "observations/qvel", "observations/effort", "action"):
-                self._add_series(key, (state_dim,), "f8")
+                self._add_series(key, (state_dim,), "f4")  # float32, as ALOHA writes them
             self._file.create_group("observations/images")
             self._file.create_group("timestamps")
             if compress:
@@ -322,9 +323,10 @@ class EpisodeWriter:
 
     def _create_frame_series(self, frames: Mapping[str, np.ndarray], stamps: Mapping[str, float]) -> None:
         for cam, data in frames.items():
-            if self.compress:  # a row per frame, zero-padded to the longest JPEG as ALOHA does
-                ds = self._file.create_dataset(f"observations/images/{cam}", (0, data.size), maxshape=(None, None),
-                                               dtype="u1", chunks=(1, data.size), fletcher32=self.checksums)
+            if self.compress:  # a row per frame, zero-padded to the longest JPEG of any camera, as ALOHA does
+                width = max(d.size for d in frames.values())
+                ds = self._file.create_dataset(f"observations/images/{cam}", (0, width), maxshape=(None, None),
+                                               dtype="u1", chunks=(1, width), fletcher32=self.checksums)
                 self._series[f"observations/images/{cam}"] = (ds, 0)
             else:
                 self._add_series(f"observations/images/{cam}", data.shape, "u1", chunk_rows=1)
@@ -350,8 +352,9 @@ class EpisodeWriter:
         if not self.compress:
             ds[t] = data
             return
-        if data.size > ds.shape[1]:
-            ds.resize(data.size, axis=1)
+        if data.size > ds.shape[1]:  # every camera keeps one width, so np.array over cameras works (ALOHA)
+            for c in self.cameras:
+                self._series[f"observations/images/{c}"][0].resize(data.size, axis=1)
         ds[t, :data.size] = data  # the rest of the row is HDF5's fill value, 0: ALOHA's padding
         self._series["compress_len"][0][self.cameras.index(cam), t] = data.size
 

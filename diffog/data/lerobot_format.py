@@ -1,7 +1,7 @@
 """Our ALOHA-layout episodes to and from a LeRobot dataset (codebase_version "v3.0", as LeRobot 0.6 writes it),
 so ACT / pi0 / any LeRobot policy trains on what this stack records, and LeRobot datasets train ours.
 
-    diffog-export-lerobot data/sim/move_stack --out datasets/move_stack [--task "stack the blocks"] [--fps 50]
+    diffog-export-lerobot data/sim/sim_move_stack --out datasets/move_stack [--task "stack the blocks"] [--fps 50]
     diffog-import-lerobot datasets/move_stack data/imported/move_stack [--sim] [--compress]
 
 The `lerobot` package is not installed here (it needs torchvision); this module writes its on-disk format itself,

@@ -3,7 +3,8 @@
     python -m diffog.sim.make_dataset data/sim --episodes 50 [--tasks move_stack ...] [--render 240 320]
         [--cameras cam_high cam_left_wrist] [--variability] [--compress]
 
-Episodes land in <out>/<task>/episode_<i>.hdf5. A seed whose demo fails is skipped (and counted), so every
+Episodes land in <out>/sim_<task>/episode_<i>.hdf5 ("sim" in the folder name, as ACT's sim data sets, which is how
+LeRobot's ALOHA importer tells raw sim images from JPEG rows). A seed whose demo fails is skipped (and counted), so every
 episode is a success; each file records its seed, so `run_demo(task, seed)` reproduces it, and the objects'
 poses before each action (/observations/object_poses, which ALOHA's readers ignore) for state-only policies.
 """
@@ -39,6 +40,10 @@ def write_demo(demo: Demo, directory: str | os.PathLike, compress: bool = False,
         return writer.close()
 
 
+def dataset_dir(out: str | os.PathLike, task: str) -> pathlib.Path:
+    return pathlib.Path(out) / f"sim_{task}"
+
+
 def make_dataset(out: str | os.PathLike, tasks: list[str], episodes: int, render_size: tuple[int, int] | None,
                  cameras: list[str] | None, variability: Variability | None, compress: bool,
                  first_seed: int = 0, max_failures: int = 20) -> dict[str, list[pathlib.Path]]:
@@ -54,7 +59,7 @@ def make_dataset(out: str | os.PathLike, tasks: list[str], episodes: int, render
                     if failures > max_failures:
                         raise RuntimeError(f"{task}: {failures} failed demos; the demonstrator is broken")
                     continue
-                paths.append(write_demo(demo, pathlib.Path(out) / task, compress=compress,
+                paths.append(write_demo(demo, dataset_dir(out, task), compress=compress,
                                         variability=variability is not None))
                 bar.update()
         written[task] = paths
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     written = make_dataset(args.out, args.tasks, args.episodes, tuple(args.render) if args.render else None,
                            args.cameras, Variability() if args.variability else None, args.compress, args.first_seed)
     for task, paths in written.items():
-        print(f"{task}: {len(paths)} episodes in {args.out / task}")
+        print(f"{task}: {len(paths)} episodes in {dataset_dir(args.out, task)}")
 
 
 if __name__ == "__main__":

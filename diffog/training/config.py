@@ -21,7 +21,7 @@ LR_SCHEDULERS = ("cosine", "constant", "constant_with_warmup", "linear")
 
 @dataclass
 class DataConfig:
-    dir: str = "data/sim/move_stack"
+    dir: str = "data/sim/sim_move_stack"
     val_ratio: float = 0.1   # share of episodes held out (whole episodes)
     split_seed: int = 0
     num_workers: int = 0

@@ -200,7 +200,7 @@ def test_corrupted_bytes_in_an_episode_are_detected(fault, tmp_path):
         offsets = {name: f[name].id.get_chunk_info(0).byte_offset for name in ("action", "observations/images/cam_high")}
         assert f["action"].fletcher32 and f["observations/images/cam_high"].fletcher32  # checksummed by default
     raw = bytearray(path.read_bytes())
-    raw[offsets["action"] + 8 * 5: offsets["action"] + 8 * 6] = np.float64(1e278).tobytes()  # the fault
+    raw[offsets["action"] + 4 * 5: offsets["action"] + 4 * 6] = np.float32(1e30).tobytes()  # the fault (float32 rows)
     raw[offsets["observations/images/cam_high"] + 100] ^= 0xFF
     path.write_bytes(bytes(raw))
     try:
@@ -218,7 +218,7 @@ def test_corrupted_bytes_in_an_episode_are_detected(fault, tmp_path):
     plain = _episode(tmp_path / "plain", checksums=False)
     with h5py.File(plain, "r+") as f:
         assert not f["action"].fletcher32
-        f["action"][3, 5] = 1e278
+        f["action"][3, 5] = 1e30
     with pytest.raises(EpisodeFormatError, match=r"/action\[3, 5\].*beyond"):
         read_episode(plain)
     assert fault.episodes_lost == 0

@@ -40,9 +40,11 @@ def test_raw_round_trip_keeps_aloha_layout_timestamps_and_metadata(tmp_path):
         assert f["/observations/qpos"].shape == f["/observations/effort"].shape == f["/action"].shape == (T, 14)
         assert f["/observations/images/cam_high"].shape == (T, H, W, 3)
         assert f.attrs["sim"] == False and f.attrs["compress"] == False  # noqa: E712
+        assert {f[k].dtype for k in ("/observations/qpos", "/observations/qvel", "/observations/effort",
+                                     "/action")} == {np.dtype("float32")}, "float32, as ALOHA writes them"
     ep = read_episode(path)
     for got, want in zip((ep.qpos, ep.qvel, ep.effort, ep.action), (qpos, qvel, effort, action)):
-        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got, want.astype(np.float32))
     for cam, frames in images.items():
         np.testing.assert_array_equal(ep.images[cam], frames)
     np.testing.assert_array_equal(ep.timestamps["cam_high"], stamps["cam_high"])
@@ -62,6 +64,9 @@ def test_jpeg_round_trip_pads_like_aloha_and_records_compress_len(tmp_path):
         assert lens.shape == (2, T)
         row = f["/observations/images/cam_low"]
         assert row.ndim == 2 and row.shape[1] == lens.max()
+        # one width for every camera, as ALOHA pads them: its loaders stack the cameras with np.array
+        assert f["/observations/images/cam_high"].shape == row.shape
+        assert np.array([f[f"/observations/images/{c}"][0] for c in ("cam_high", "cam_low")]).shape == (2, row.shape[1])
         k = int(lens[1, 0])
         assert np.all(row[0, k:] == 0) and row[0, k - 2:k].tolist() == [0xFF, 0xD9]  # JPEG EOI, then padding
     ep = read_episode(path)
@@ -162,7 +167,7 @@ def test_never_overwrites_and_bad_frames_lose_nothing(tmp_path):
     path = w.close(achieved_rate_hz=49.9)
     assert path.name == "episode_2.hdf5" and first.read_bytes() == before
     ep = read_episode(path)
-    np.testing.assert_array_equal(ep.action, action[:2])
+    np.testing.assert_array_equal(ep.action, action[:2].astype(np.float32))
     assert ep.metadata["achieved_rate_hz"] == pytest.approx(49.9)
     assert [p.name for p in list_episodes(tmp_path)] == ["episode_0.hdf5", "episode_1.hdf5", "episode_2.hdf5"]
     assert not list(tmp_path.glob(".*tmp"))
@@ -197,7 +202,7 @@ def test_killed_mid_episode_leaves_earlier_episodes_intact(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert list_episodes(tmp_path) == [done]
-    np.testing.assert_array_equal(read_episode(done).action, action)
+    np.testing.assert_array_equal(read_episode(done).action, action.astype(np.float32))
     assert len(list(tmp_path.glob(".episode_1.*.tmp"))) == 1  # the partial episode stays out of the way
 
 
@@ -228,7 +233,7 @@ def test_long_episode_grows_past_the_preallocation_and_is_trimmed(tmp_path):
                          compress=True)
     ep = read_episode(path)
     assert len(ep) == n and ep.timestamps["qpos"].shape == (n,)
-    np.testing.assert_array_equal(ep.qpos, q)
+    np.testing.assert_array_equal(ep.qpos, q.astype(np.float32))
     with h5py.File(path) as f:
         assert f["compress_len"].shape == (1, n) and f["observations/images/cam_high"].shape[0] == n
     jpeg = EpisodeWriter(tmp_path, ["cam_high"], compress=True)
@@ -276,7 +281,7 @@ def test_leftovers_of_dead_writers_are_recovered_or_set_aside(tmp_path):
     assert set(done) == {".episode_0.hdf5.tmp", ".episode_7.1234.7f00.hdf5.tmp"}  # the live writer's is left alone
     ep = read_episode(done[".episode_0.hdf5.tmp"].path)
     assert done[".episode_0.hdf5.tmp"].path.name.startswith("unfinished_episode_0_") and len(ep) == 4
-    np.testing.assert_array_equal(ep.action, action[:4])
+    np.testing.assert_array_equal(ep.action, action[:4].astype(np.float32))
     assert "unfinished" in ep.metadata and "committed_frames" not in ep.metadata
     bad = done[".episode_7.1234.7f00.hdf5.tmp"]
     assert bad.path is None and "unreadable_episode_7_" in bad.problem and "recording" in str(bad)

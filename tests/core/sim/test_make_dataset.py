@@ -10,7 +10,7 @@ def test_dataset_command_writes_sim_episodes_that_reproduce_their_seed(tmp_path,
     main([str(tmp_path), "--tasks", "transfer_cube", "--episodes", "1", "--render", "24", "32",
           "--cameras", "cam_high", "--compress", "--variability", "--first-seed", "5"])
     assert "transfer_cube: 1 episodes" in capsys.readouterr().out
-    [path] = list_episodes(tmp_path / "transfer_cube")
+    [path] = list_episodes(tmp_path / "sim_transfer_cube")
     ep = read_episode(path)
     assert ep.sim and ep.compressed and ep.metadata["task"] == "transfer_cube" and ep.metadata["variability"]
     assert ep.images["cam_high"].shape == (len(ep), 24, 32, 3)
