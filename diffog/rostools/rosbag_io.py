@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import yaml
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
@@ -85,8 +86,9 @@ class BagRecorder:
     """Writes one MCAP rosbag2 directory; refuses an existing path (never overwrites a recording). `close` may be
     called any number of times; the first finishes the bag, shielded from SIGINT / SIGTERM."""
 
-    def __init__(self, path: str | os.PathLike, typestore: Typestore | None = None):
-        self.path = pathlib.Path(path)
+    def __init__(self, path: str | os.PathLike, typestore: Typestore | None = None, humble: bool = False):
+        """humble: write metadata.yaml as Humble's rosbag2 reads it (ALOHA 2 runs Humble), see `humble_metadata`."""
+        self.path, self.humble = pathlib.Path(path), humble
         if self.path.exists():
             raise FileExistsError(f"{self.path} exists; a recording is never overwritten")
         self.typestore = typestore or project_typestore()
@@ -118,12 +120,36 @@ class BagRecorder:
                 return
             self.closed = True
             self._writer.close()
+            if self.humble:
+                meta = self.path / "metadata.yaml"
+                meta.write_text(yaml.safe_dump(humble_metadata(yaml.safe_load(meta.read_text())), sort_keys=False))
 
     def __enter__(self) -> "BagRecorder":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+HUMBLE_METADATA_VERSION = 5
+
+
+def humble_metadata(meta: dict) -> dict:
+    """rosbag2 metadata (version 8/9, Jazzy and later) in the form Humble's rosbag2 decodes: version 5, each
+    topic's offered_qos_profiles as a YAML string (Humble's type; '' = none) and no type_description_hash,
+    ros_distro or custom_data (fields Humble does not have). The MCAP file itself is the same."""
+    info = dict(meta["rosbag2_bagfile_information"])
+    info["version"] = HUMBLE_METADATA_VERSION
+    for key in ("ros_distro", "custom_data"):
+        info.pop(key, None)
+    topics = []
+    for entry in info.get("topics_with_message_count", []):
+        topic = {k: v for k, v in entry["topic_metadata"].items() if k != "type_description_hash"}
+        qos = topic.get("offered_qos_profiles", "")
+        topic["offered_qos_profiles"] = qos if isinstance(qos, str) else (yaml.safe_dump(qos) if qos else "")
+        topics.append({**entry, "topic_metadata": topic})
+    info["topics_with_message_count"] = topics
+    return {"rosbag2_bagfile_information": info}
 
 
 @dataclass(frozen=True)

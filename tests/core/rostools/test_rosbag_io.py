@@ -65,3 +65,18 @@ def test_close_runs_once_and_a_signal_meanwhile_waits_for_it(tmp_path, store):
     with Reader(tmp_path / "b") as reader:
         assert reader.message_count == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_humble_compatible_bags_carry_metadata_humble_decodes(tmp_path, store):
+    import yaml
+
+    Cmd = store.types["interbotix_xs_msgs/msg/JointGroupCommand"]
+    with BagRecorder(tmp_path / "h", store, humble=True) as bag:
+        bag.add_topic("/cmd", "interbotix_xs_msgs/msg/JointGroupCommand")
+        bag.write("/cmd", 10**9, store.serialize_cdr(Cmd(name="arm", cmd=np.zeros(6, np.float32)), Cmd.__msgtype__))
+    info = yaml.safe_load((tmp_path / "h" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["version"] == 5 and "ros_distro" not in info
+    [entry] = info["topics_with_message_count"]
+    assert entry["message_count"] == 1 and isinstance(entry["topic_metadata"]["offered_qos_profiles"], str)
+    assert "type_description_hash" not in entry["topic_metadata"]
+    assert len(list(read_bag(tmp_path / "h"))) == 1  # rosbags reads it too

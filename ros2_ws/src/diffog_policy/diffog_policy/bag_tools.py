@@ -6,9 +6,11 @@ without a terminal sends two), so the bag always closes whole."""
 from __future__ import annotations
 
 import importlib
+import re
 import time
 
 import rclpy
+from ament_index_python.packages import get_resource
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -21,10 +23,24 @@ from diffog_policy.node_common import spin_main
 SKIP = ("/rosout", "/parameter_events", "/clock")
 
 
+MSGTYPE = re.compile(r"^([a-z][a-z0-9_]*)/msg/([A-Z][A-Za-z0-9]*)$")
+
+
 def message_class(msgtype: str):
-    """The rclpy class of 'pkg/msg/Name' (rosidl_runtime_py's get_message is not among the pinned wheels)."""
-    pkg, kind, name = msgtype.split("/")
-    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+    """The rclpy class of 'pkg/msg/Name'. A bag names the types, so only an interface package registered in the
+    ament index (rosidl_interfaces, i.e. one that declares that message) is imported, never an arbitrary module.
+    (rosidl_runtime_py's get_message does the import part, but has no pip wheel among the pinned ones.)"""
+    m = MSGTYPE.match(msgtype)
+    if m is None:
+        raise ValueError(f"{msgtype!r} is not a message type name (package/msg/Name)")
+    pkg, name = m.groups()
+    try:
+        declared, _ = get_resource("rosidl_interfaces", pkg)
+    except LookupError:
+        raise ValueError(f"{msgtype!r}: {pkg} is not an installed ROS interface package") from None
+    if f"msg/{name}.msg" not in declared.split() and f"msg/{name}.idl" not in declared.split():
+        raise ValueError(f"{msgtype!r}: {pkg} declares no message {name}")
+    return getattr(importlib.import_module(f"{pkg}.msg"), name)
 
 
 class BagRecorderNode(Node):
@@ -35,9 +51,10 @@ class BagRecorderNode(Node):
         super().__init__("bag_recorder")
         output = self.declare_parameter("output", "").value
         self.wanted = set(self.declare_parameter("topics", [""]).value) - {""}
+        humble = self.declare_parameter("humble_compatible", False).value  # metadata Humble's rosbag2 reads
         if not output:
             raise ValueError("parameter 'output' (the bag directory to create) is required")
-        self.bag = BagRecorder(output)
+        self.bag = BagRecorder(output, humble=humble)
         self.subs = {}
         self.create_timer(0.2, self._discover)
         self.get_logger().info(f"recording {sorted(self.wanted) or 'all topics'} to {output}")
