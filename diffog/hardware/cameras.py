@@ -1,5 +1,5 @@
-"""Camera backends: Intel RealSense (pyrealsense2, imported only when used), USB cameras through OpenCV, and the
-sim. Each returns RGB HxWx3 uint8 frames stamped at capture (seconds, the wall clock ROS uses)."""
+"""Camera backends: Intel RealSense (pyrealsense2, imported only when used) and USB cameras through OpenCV (the
+sim's cameras are rendered by the sim node, which steps the scene). Each returns RGB HxWx3 uint8 frames stamped at capture (seconds, the wall clock ROS uses)."""
 from __future__ import annotations
 
 import abc
@@ -42,9 +42,10 @@ class RealSenseCamera(Camera):
         super().__init__(name, width, height, fps)
         try:
             import pyrealsense2 as rs
-        except ImportError as e:
-            raise CameraError(f"camera {name}: the realsense backend needs pyrealsense2 (pip install pyrealsense2), "
-                              "which is not installed") from e
+            rs.pipeline, rs.config  # noqa: B018 - a wheel without its binary imports as an empty namespace
+        except (ImportError, AttributeError) as e:
+            raise CameraError(f"camera {name}: the realsense backend needs pyrealsense2 with librealsense "
+                              f"(pip install pyrealsense2; not available for every platform): {e!r}") from e
         self._rs = rs
         self._timeout_ms = int(timeout_s * 1000)
         config = rs.config()
@@ -73,12 +74,15 @@ class RealSenseCamera(Camera):
 
 
 class OpenCVCamera(Camera):
-    """A USB (UVC) camera through OpenCV's V4L2 backend: `device` is /dev/videoN or its index."""
+    """A USB (UVC) camera through OpenCV's V4L2 backend: `device` is /dev/videoN or its index; any other path is
+    played as a video file (a recorded camera, e.g. to check a pipeline without hardware)."""
 
     def __init__(self, name: str, device: str | int = 0, width: int = 640, height: int = 480, fps: float = 30):
         super().__init__(name, width, height, fps)
         self.device = device
-        self._cap = cv2.VideoCapture(device, cv2.CAP_V4L2)
+        v4l2 = isinstance(device, int) or str(device).isdigit() or str(device).startswith("/dev/")
+        self._cap = cv2.VideoCapture(int(device) if str(device).isdigit() else device,
+                                     cv2.CAP_V4L2 if v4l2 else cv2.CAP_ANY)
         if not self._cap.isOpened():
             self._cap.release()
             raise CameraError(f"camera {name}: no video device at {device!r}")
@@ -101,30 +105,13 @@ class OpenCVCamera(Camera):
         self._cap.release()
 
 
-class SimCamera(Camera):
-    """A camera of a diffog.sim env (made with render_size=(height, width)); one render per read."""
-
-    def __init__(self, name: str, env, fps: float = 50):
-        if getattr(env, "render_size", None) is None:
-            raise CameraError(f"camera {name}: the sim env was made without render_size, so it cannot render")
-        height, width = env.render_size
-        super().__init__(name, width, height, fps)
-        if name not in env.cameras:
-            raise CameraError(f"camera {name}: the sim env renders {list(env.cameras)}")
-        self._env = env  # the first read() makes the GL context, on the thread that keeps reading
-
-    def read(self) -> Frame:
-        stamp = time.time()
-        return Frame(self._env.render(self.name), stamp)
-
-
 def open_camera(backend: str, name: str, *, device: str = "", width: int = 640, height: int = 480,
-                fps: float = 30, env=None) -> Camera:
-    """A camera by backend name: "realsense" (device = serial), "opencv" (device = /dev/videoN) or "sim"."""
+                fps: float = 30) -> Camera:
+    """A camera by backend name: "realsense" (device = serial) or "opencv" (device = /dev/videoN). The sim's
+    cameras are served by the sim node, which renders the scene it steps."""
     if backend == "realsense":
         return RealSenseCamera(name, device, width, height, fps)
     if backend == "opencv":
         return OpenCVCamera(name, device or 0, width, height, fps)
-    if backend == "sim":
-        return SimCamera(name, env, fps)
-    raise ValueError(f"unknown camera backend {backend!r}; expected realsense, opencv or sim")
+    raise ValueError(f"unknown camera backend {backend!r}; expected realsense or opencv (the sim node serves the "
+                     "sim's cameras)")

@@ -1,4 +1,4 @@
-"""Camera node: one camera (RealSense, USB through OpenCV, or a sim render) published as sensor_msgs/Image on
+"""Camera node: one camera (RealSense, or USB through OpenCV) published as sensor_msgs/Image on
 aloha.yaml's camera_image topic (e.g. /cam_high/camera/color/image_rect_raw, as ALOHA's RealSense launch names
 it), stamped at capture, and optionally as sensor_msgs/CompressedImage (JPEG) on <topic>/compressed.
 
@@ -18,14 +18,13 @@ from diffog_policy.node_common import robot_description, spin_main, stamp_from_s
 
 PARAMETERS = {
     "camera": "cam_high",          # one of aloha.yaml `cameras`; names the topic and the frame_id
-    "backend": "realsense",        # realsense | opencv | sim
+    "backend": "realsense",        # realsense | opencv (the sim node serves the sim's cameras)
     "device": "",                  # realsense: serial number ("" = the only one); opencv: /dev/videoN
     "width": 640,
     "height": 480,
     "fps": 30.0,
     "compressed": False,           # also publish JPEG CompressedImage on <topic>/compressed
     "jpeg_quality": 90,
-    "sim_task": "transfer_cube",   # sim backend: the scene to render
     "robot_description": "",
 }
 
@@ -37,20 +36,15 @@ class CameraNode(Node):
         d = robot_description(p["robot_description"])
         self.name = p["camera"]
         if self.name not in d.cameras:
-            raise ValueError(f"unknown camera {self.name!r}; aloha.yaml has {d['cameras']}")
-        self.env = None
-        if p["backend"] == "sim":
-            from diffog.sim import make_env  # MuJoCo only for the sim backend
-            self.env = make_env(p["sim_task"], seed=0, render_size=(p["height"], p["width"]), cameras=[self.name])
+            raise ValueError(f"unknown camera {self.name!r}; aloha.yaml has {d.cameras}")
         self.camera = open_camera(p["backend"], self.name, device=p["device"], width=p["width"], height=p["height"],
-                                  fps=p["fps"], env=self.env)
+                                  fps=p["fps"])
         topic = d.ros_interface.camera_image.format(camera=self.name)
         self.image_pub = self.create_publisher(Image, topic, 2)
         self.compressed_pub = self.create_publisher(CompressedImage, f"{topic}/compressed", 2) \
             if p["compressed"] else None
         self.jpeg_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(p["jpeg_quality"])]
-        # Captures run on the executor's thread (the node serves nothing else): device reads pace it, and a sim
-        # render's GL context lives and dies on that one thread.
+        # Captures run on the executor's thread (the node serves nothing else): device reads pace it.
         self.create_timer(1.0 / p["fps"], self._capture)
         self.get_logger().info(f"{self.name}: {p['backend']} {p['width']}x{p['height']}@{p['fps']} on {topic}")
 
@@ -74,8 +68,6 @@ class CameraNode(Node):
 
     def destroy_node(self) -> None:
         self.camera.close()
-        if self.env is not None:
-            self.env.close()
         super().destroy_node()
 
 
