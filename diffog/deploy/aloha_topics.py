@@ -2,6 +2,7 @@
 joint_states message, arm/gripper commands from a 14-dim action, images from sensor_msgs/Image fields."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +39,13 @@ class AlohaTopics:
         n = len(self.arm_joints) + 1
         return {f: slice(i * n, (i + 1) * n) for i, f in enumerate(self.followers)}
 
-    def arm_qpos(self, names: list[str], positions: list[float]) -> np.ndarray:
-        """One follower's 7 qpos entries from its joint_states, as the recorder reads them (hardware.robot)."""
-        return to_aloha({"arm": arm_state_from_joint_state(names, positions, [], [], 0.0)}, self.gripper)[0]
+    def arm_qpos(self, names: Sequence[str], positions: Sequence[float], velocities: Sequence[float] = (),
+                 efforts: Sequence[float] = ()) -> np.ndarray:
+        """One follower's 7 qpos entries from its joint_states, as the recorder reads them (hardware.robot).
+        ValueError for a malformed message (mismatched lengths, unknown / missing / repeated joints, non-finite
+        values in any field): the caller drops it."""
+        state = arm_state_from_joint_state(names, positions, velocities, efforts, 0.0)
+        return to_aloha({"arm": state}, self.gripper)[0]
 
     def arm_command(self, action: np.ndarray) -> tuple[list[float], float]:
         """(6 arm joint goals, gripper joint goal in rad) for one follower from its 7 action entries."""
@@ -51,6 +56,8 @@ def image_from_msg_fields(encoding: str, height: int, width: int, step: int, dat
     """An HxWx3 RGB uint8 array from sensor_msgs/Image fields (rgb8 or bgr8; what ALOHA's cameras publish)."""
     if encoding not in ("rgb8", "bgr8"):
         raise ValueError(f"unsupported image encoding {encoding!r}; expected rgb8 or bgr8")
+    if height <= 0 or width <= 0:
+        raise ValueError(f"empty image ({height}x{width})")
     if step < 3 * width or len(data) < step * height:
         raise ValueError(f"image buffer of {len(data)} bytes (step {step}) is too small for {height}x{width}x3")
     rows = np.frombuffer(data, dtype=np.uint8, count=step * height).reshape(height, step)

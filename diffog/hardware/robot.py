@@ -135,21 +135,46 @@ def to_aloha(states: Mapping[str, ArmState], gripper: GripperConstants) -> tuple
     return np.array(qpos), np.array(qvel), np.array(effort)
 
 
+# the names an xs_sdk joint_states message of an ALOHA arm (vx300s / wx250s) carries
+JOINT_STATE_NAMES: tuple[str, ...] = (*Arm.JOINTS, "left_finger", "right_finger")
+
+
+def _finite_field(field: str, values: Sequence[float], names: Sequence[str]) -> np.ndarray:
+    """One joint_states field as float64, the names' length (velocity and effort may be empty), all finite."""
+    try:
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"joint_states {field} is not a list of numbers: {e}") from None
+    if len(v) != len(names) and not (len(v) == 0 and field != "position"):
+        raise ValueError(f"joint_states has {len(names)} names but {len(v)} {field} values")
+    if not np.all(np.isfinite(v)):
+        bad = [n for n, x in zip(names, v) if not np.isfinite(x)]
+        raise ValueError(f"joint_states has non-finite {field} (NaN or inf) for {bad}")
+    return v
+
+
 def arm_state_from_joint_state(names: Sequence[str], position: Sequence[float], velocity: Sequence[float],
                                effort: Sequence[float], stamp: float) -> ArmState:
-    """An ArmState from an xs_sdk joint_states message's fields (joints by name; `left_finger` when present).
-    KeyError naming what is missing; empty velocity / effort (allowed by sensor_msgs/JointState) read as zeros."""
+    """An ArmState from an xs_sdk joint_states message's fields (joints by name, in any order; `left_finger` when
+    present). Empty velocity / effort (allowed by sensor_msgs/JointState) read as zeros. A malformed message raises
+    ValueError saying what is wrong, before anything is used: a field whose length differs from the names', a
+    duplicate, unknown or missing joint, a non-finite value."""
+    names = [str(n) for n in names]
     index = {n: i for i, n in enumerate(names)}
+    if len(index) != len(names):
+        raise ValueError(f"joint_states names a joint twice: {names}")
+    if unknown := [n for n in names if n not in JOINT_STATE_NAMES]:
+        raise ValueError(f"joint_states has unknown joints {unknown}; expected {list(JOINT_STATE_NAMES)}")
     if missing := [j for j in Arm.JOINTS if j not in index]:
-        raise KeyError(f"joint_states lacks joints {missing}; it has {list(names)}")
-    if len(position) != len(names):
-        raise ValueError(f"joint_states has {len(names)} names but {len(position)} positions")
+        raise ValueError(f"joint_states lacks joints {missing}; it has {names}")
+    pos, vel, eff = (_finite_field(f, v, names) for f, v in
+                     (("position", position), ("velocity", velocity), ("effort", effort)))
 
-    def pick(values: Sequence[float], joints) -> np.ndarray:
-        return np.array([values[index[j]] for j in joints], dtype=np.float64) if len(values) else np.zeros(len(joints))
+    def pick(values: np.ndarray, joints) -> np.ndarray:
+        return values[[index[j] for j in joints]] if len(values) else np.zeros(len(joints))
 
     finger = index.get("left_finger")
-    return ArmState(position=pick(position, Arm.JOINTS), velocity=pick(velocity, Arm.JOINTS),
-                    effort=pick(effort, Arm.JOINTS), stamp=stamp,
-                    finger_position=None if finger is None else float(position[finger]),
-                    finger_velocity=None if finger is None or not len(velocity) else float(velocity[finger]))
+    return ArmState(position=pick(pos, Arm.JOINTS), velocity=pick(vel, Arm.JOINTS),
+                    effort=pick(eff, Arm.JOINTS), stamp=stamp,
+                    finger_position=None if finger is None else float(pos[finger]),
+                    finger_velocity=None if finger is None or not len(vel) else float(vel[finger]))

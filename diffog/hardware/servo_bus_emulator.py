@@ -3,12 +3,15 @@
 The SDK opens `emulator.port` (the pty's slave path) with pyserial exactly as it would /dev/ttyDXL_*. The
 emulator answers PING, READ, WRITE, SYNC_READ, SYNC_WRITE and REBOOT with CRC-checked, byte-stuffed status
 packets, keeps each servo's control table, honours Secondary ID (shadow motors) and can inject faults: a servo
-that stops answering, or corrupted status packets. Written by hand because no maintained Python emulator of the
+that stops answering, corrupted status packets, or the USB adapter pulled out (`unplug()`: the pty closes, so the
+SDK's reads and writes fail with EIO) and plugged back in (`plug()`: a new pty; with `link`, a stable device path
+such as udev's /dev/ttyDXL_* symlinks points at it). Written by hand because no maintained Python emulator of the
 protocol exists; the CRC is dynamixel-sdk's own.
 """
 from __future__ import annotations
 
 import os
+import pathlib
 import select
 import struct
 import threading
@@ -84,20 +87,60 @@ class Servo:
 
 
 class ServoBusEmulator:
-    """Servos `ids` on a pty; use as a context manager. `port` is the device path to give dynamixel-sdk."""
+    """Servos `ids` on a pty; use as a context manager. `port` is the device path to give dynamixel-sdk: the pty's
+    own, or `link` (a symlink kept pointing at the current pty, removed while unplugged). The servos keep their
+    state across unplug / plug, as servos powered apart from the adapter do."""
 
-    def __init__(self, ids: Iterable[int]):
+    def __init__(self, ids: Iterable[int], link: str | os.PathLike | None = None):
         self.servos = {i: Servo(i) for i in ids}
         self.silent: set[int] = set()
         self.corrupt_replies = 0          # corrupt this many upcoming status packets (bad CRC)
         self.instructions: list[tuple[int, int]] = []  # (id, instruction) received, for tests
         self._lock = threading.Lock()
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
-        self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._serve, name="servo-bus-emulator", daemon=True)
+        self._link = pathlib.Path(link) if link is not None else None
+        self._pty_path = ""
+        self._fds: tuple[int, int, int, int] | None = None   # master, slave, wake pipe (read, write)
+        self._thread: threading.Thread | None = None
+        self.plug()
+
+    @property
+    def port(self) -> str:
+        return str(self._link) if self._link is not None else self._pty_path
+
+    @property
+    def plugged(self) -> bool:
+        return self._fds is not None
+
+    def plug(self) -> None:
+        """Connect the adapter: a new pty served by a new thread (a no-op when plugged)."""
+        if self._fds is not None:
+            return
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self._pty_path = os.ttyname(slave)
+        if self._link is not None:  # replace atomically, as udev re-creates its symlink
+            tmp = self._link.with_name(f".{self._link.name}.{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(self._pty_path)
+            os.replace(tmp, self._link)
+        self._fds = (master, slave, *os.pipe())
+        self._thread = threading.Thread(target=self._serve, args=(master, self._fds[2]), name="servo-bus-emulator",
+                                        daemon=True)
         self._thread.start()
+
+    def unplug(self) -> None:
+        """Pull the adapter out: serving stops and the pty closes, so the SDK's next read or write fails (EIO) and
+        the device path (`link`) disappears (a no-op when unplugged)."""
+        if self._fds is None:
+            return
+        master, slave, wake_r, wake_w = self._fds
+        os.write(wake_w, b"x")
+        self._thread.join(timeout=5)
+        for fd in (master, slave, wake_r, wake_w):
+            os.close(fd)
+        self._fds = None
+        if self._link is not None:
+            self._link.unlink(missing_ok=True)
 
     def __enter__(self) -> ServoBusEmulator:
         return self
@@ -106,29 +149,26 @@ class ServoBusEmulator:
         self.close()
 
     def close(self) -> None:
-        os.write(self._wake_w, b"x")
-        self._thread.join(timeout=5)
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
-            os.close(fd)
+        self.unplug()
 
     def servo(self, servo_id: int) -> Servo:
         return self.servos[servo_id]
 
     # --- the bus -------------------------------------------------------------------------------------------
-    def _serve(self) -> None:
+    def _serve(self, master: int, wake_r: int) -> None:
         buf = bytearray()
         while True:
-            ready, _, _ = select.select([self._master, self._wake_r], [], [])
-            if self._wake_r in ready:
+            ready, _, _ = select.select([master, wake_r], [], [])
+            if wake_r in ready:
                 return
             try:
-                buf += os.read(self._master, 4096)
+                buf += os.read(master, 4096)
             except OSError:
                 return
             while (packet := self._take_packet(buf)) is not None:
                 with self._lock:
                     for reply in self._handle(packet):
-                        os.write(self._master, reply)
+                        os.write(master, reply)
 
     @staticmethod
     def _take_packet(buf: bytearray) -> bytes | None:

@@ -20,8 +20,12 @@ def test_qpos_from_joint_states_in_any_order_and_gripper_normalized(topics):
     positions = [0.058, -0.058, 0.3, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
     q = topics.arm_qpos(names, positions)
     np.testing.assert_allclose(q, [1, 2, 3, 4, 5, 6, 1.0])  # finger fully open -> 1
-    with pytest.raises(KeyError, match="waist"):
+    with pytest.raises(ValueError, match="waist"):
         topics.arm_qpos(names[:-1], positions[:-1])  # no waist
+    with pytest.raises(ValueError, match="9 names but 8 velocity"):  # every field is checked, not only positions
+        topics.arm_qpos(names, positions, velocities=positions[:-1])
+    with pytest.raises(ValueError, match="non-finite effort"):
+        topics.arm_qpos(names, positions, efforts=[float("nan")] * 9)
 
 
 def test_gripper_command_unnormalizes_to_the_follower_joint(topics):
@@ -41,3 +45,5 @@ def test_image_decoding_handles_bgr_and_row_padding():
         image_from_msg_fields("mono8", 2, 3, 3, bytes(6))
     with pytest.raises(ValueError, match="too small"):
         image_from_msg_fields("rgb8", 2, 3, 9, bytes(10))
+    with pytest.raises(ValueError, match="empty image"):
+        image_from_msg_fields("rgb8", 0, 3, 9, b"")

@@ -31,9 +31,34 @@ def test_an_overrunning_tick_delays_the_next_instead_of_queueing_catch_ups():
     assert min(b - a for a, b in zip(calls, calls[1:])) >= 0.045
 
 
-def test_rate_must_be_positive():
-    with pytest.raises(ValueError):
-        RateLoop(0.0, lambda: None, on_error=print)
+@pytest.mark.parametrize("rate", [0.0, -5.0, float("nan"), float("inf"), True])
+def test_rate_must_be_a_positive_finite_number(rate):
+    with pytest.raises(ValueError, match="rate_hz"):
+        RateLoop(rate, lambda: None, on_error=print)
+
+
+def test_stop_abandons_a_long_tick_after_its_timeout_and_reports_nothing_from_it():
+    """A tick stuck in an inference does not hold a node's shutdown: stop() returns after its timeout, the
+    daemon thread starts no further tick, and the tick's late failure is not reported."""
+    import threading
+
+    started, release, calls, errors = threading.Event(), threading.Event(), [], []
+
+    def tick():
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        raise RuntimeError("publisher destroyed under it")
+
+    loop = RateLoop(50.0, tick, on_error=errors.append)
+    loop.start()
+    assert started.wait(10)
+    t0 = time.monotonic()
+    assert loop.stop(timeout=0.2) is False and loop.stopping
+    assert time.monotonic() - t0 < 1.0
+    release.set()
+    time.sleep(0.2)
+    assert calls == [1] and errors == []
 
 
 def test_follows_another_clock_such_as_sim_time():

@@ -1,6 +1,7 @@
 """The gripper mapping reproduces ALOHA's constants.py functions with the constants of aloha.yaml."""
 import pytest
 
+from diffog.hardware.robot import JOINT_STATE_NAMES
 from diffog.robot import GripperConstants, load_robot_description
 
 # tonyzhaozh/aloha aloha_scripts/constants.py
@@ -53,6 +54,26 @@ def test_joint_state_fields_to_aloha_qpos_use_the_finger_like_aloha():
                                     / (PUPPET_GRIPPER_POSITION_OPEN - PUPPET_GRIPPER_POSITION_CLOSE))
     no_finger = arm_state_from_joint_state(names[:7], pos[:7], [0.0] * 7, [0.0] * 7, stamp=3.0)
     assert to_aloha({"left": no_finger}, m.follower)[0][6] == pytest.approx(m.follower.joint_to_normalized(0.9))
-    with pytest.raises(KeyError, match="lacks joints"):
+    with pytest.raises(ValueError, match="lacks joints"):
         arm_state_from_joint_state(names[1:], pos[1:], [], [], stamp=0.0)
     assert np.isfinite(qpos).all()
+
+
+@pytest.mark.parametrize("fields, why", [
+    ({"position": [0.0] * 8}, "9 names but 8 position"),
+    ({"velocity": [0.0] * 3}, "9 names but 3 velocity"),
+    ({"effort": [0.0] * 10}, "9 names but 10 effort"),
+    ({"position": [0.0, float("nan"), *[0.0] * 7]}, r"non-finite position .*\['shoulder'\]"),
+    ({"velocity": [float("inf")] * 9}, "non-finite velocity"),
+    ({"effort": [0.0] * 8 + [float("-inf")]}, r"non-finite effort .*\['right_finger'\]"),
+    ({"names": ["turret", *JOINT_STATE_NAMES[1:]]}, r"unknown joints \['turret'\]"),
+    ({"names": ["waist", *JOINT_STATE_NAMES[:-1]]}, "names a joint twice"),
+    ({"position": ["a"] * 9}, "not a list of numbers"),
+])
+def test_a_malformed_joint_state_is_one_clear_value_error(fields, why):
+    """Whatever is wrong with a joint_states message, the one error type the nodes catch, saying what."""
+    from diffog.hardware.robot import arm_state_from_joint_state
+
+    msg = {"names": list(JOINT_STATE_NAMES), "position": [0.0] * 9, "velocity": [0.0] * 9, "effort": [], **fields}
+    with pytest.raises(ValueError, match=why):
+        arm_state_from_joint_state(msg["names"], msg["position"], msg["velocity"], msg["effort"], stamp=0.0)

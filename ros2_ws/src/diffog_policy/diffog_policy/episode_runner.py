@@ -30,6 +30,7 @@ from diffog.deploy.aloha_topics import AlohaTopics
 from diffog.deploy.episodes import executed_metrics, summarize
 from diffog.deploy.deployed_policy import resolve_checkpoint
 from diffog.policy.checkpoint import read_checkpoint
+from diffog.robot import finite_vector
 from diffog_policy.node_common import call_service, clock_now_s, spinning_in_background
 
 PARAMETERS = {
@@ -43,6 +44,7 @@ PARAMETERS = {
     "sim": "/aloha_sim",            # the sim node: its `seed` parameter, ~/reset (std_srvs/Trigger), ~/success
     "output": "",                   # JSON results; required
 }
+LATENCY_KEYS = ("inference_s", "refinement_s", "observation_age_s", "achieved_rate_hz")  # from policy diagnostics
 
 
 class EpisodeRunner(Node):
@@ -64,9 +66,9 @@ class EpisodeRunner(Node):
         self.success = False
         for f in self.topics.followers:
             self.create_subscription(JointGroupCommand, self.topics.topic("arm_group_command", arm_ns=f),
-                                     lambda m, f=f: self._on_command(f, np.asarray(m.cmd, dtype=np.float64)), 50)
+                                     lambda m, f=f: self._on_command(f, m), 50)
             self.create_subscription(JointSingleCommand, self.topics.topic("gripper_command", arm_ns=f),
-                                     lambda m, f=f: self._on_gripper(f, m.cmd), 50)
+                                     lambda m, f=f: self._on_gripper(f, m), 50)
         self.create_subscription(Bool, f"{p['sim']}/success", self._on_success, 10)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.estop = self.create_client(SetBool, f"{p['policy']}/estop")
@@ -75,7 +77,18 @@ class EpisodeRunner(Node):
         self.reset = self.create_client(Trigger, f"{p['sim']}/reset")
 
     # --- what the policy does --------------------------------------------------------------------------------
-    def _on_command(self, follower: str, arm: np.ndarray) -> None:
+    # Each message is checked before it is scored: a malformed one is dropped with a throttled log (the scores
+    # would otherwise fail to stack, ending the run without results).
+    def _drop(self, what: str, error: Exception) -> None:
+        self.get_logger().error(f"dropped {what}: {error}", throttle_duration_sec=2.0)
+
+    def _on_command(self, follower: str, msg: JointGroupCommand) -> None:
+        try:
+            if msg.name != "arm":
+                raise ValueError(f"group {msg.name!r} is not 'arm'")
+            arm = finite_vector(f"{follower} arm command", msg.cmd, len(self.topics.arm_joints))
+        except ValueError as e:
+            return self._drop(f"{follower} joint_group command", e)
         with self.lock:
             self.latest[follower] = arm
             if follower == self.topics.followers[-1] and len(self.latest) == 2 * len(self.topics.followers):
@@ -83,7 +96,13 @@ class EpisodeRunner(Node):
                                       for f in self.topics.followers])
                 self.rows.append((self.now_s(), row))
 
-    def _on_gripper(self, follower: str, joint: float) -> None:
+    def _on_gripper(self, follower: str, msg: JointSingleCommand) -> None:
+        try:
+            if msg.name != "gripper":
+                raise ValueError(f"joint {msg.name!r} is not 'gripper'")
+            joint = finite_vector(f"{follower} gripper command", [msg.cmd], 1)[0]
+        except ValueError as e:
+            return self._drop(f"{follower} joint_single command", e)
         with self.lock:
             self.latest[follower + "/gripper"] = np.array([self.topics.gripper.joint_to_normalized(joint)])
 
@@ -95,8 +114,15 @@ class EpisodeRunner(Node):
             if status.name.startswith(self.p["policy"].strip("/") + ":"):
                 values = {kv.key: kv.value for kv in status.values}
                 if not values.get("hold_reason"):
-                    self.latency.append({k: float(values[k]) for k in ("inference_s", "refinement_s",
-                                                                        "observation_age_s", "achieved_rate_hz")})
+                    try:
+                        numbers = finite_vector("latency", [float(values.get(k, "nan")) for k in LATENCY_KEYS],
+                                                len(LATENCY_KEYS))
+                    except ValueError as e:
+                        self._drop(f"policy diagnostics (keys {LATENCY_KEYS})", e)
+                        continue
+                    latency = dict(zip(LATENCY_KEYS, map(float, numbers)))
+                    with self.lock:
+                        self.latency.append(latency)
 
     # --- the evaluation -------------------------------------------------------------------------------------
     def now_s(self) -> float:

@@ -43,8 +43,7 @@ class InterbotixArm(Arm):
         super().__init__(arm_ns)
         self.node, self.max_age_s, self.service_timeout_s = node, max_age_s, service_timeout_s
         topic = arm_topics(interface, arm_ns)
-        self._latest: JointState | None = None
-        self._received = 0.0
+        self._latest: tuple[ArmState, float] | None = None  # the newest valid state, when it arrived (monotonic)
         node.create_subscription(JointState, topic["joint_states"], self._on_joint_states, 10)
         self._arm_pub = node.create_publisher(JointGroupCommand, topic["arm_group_command"], 10)
         self._gripper_pub = node.create_publisher(JointSingleCommand, topic["gripper_command"], 10)
@@ -54,18 +53,22 @@ class InterbotixArm(Arm):
         self._joint_states_topic = topic["joint_states"]
 
     def _on_joint_states(self, msg: JointState) -> None:
-        self._latest, self._received = msg, time.monotonic()
+        """Parsed on arrival: a malformed message is dropped (logged, throttled) and does not count as fresh, so
+        without a good one the next read() raises RobotError and the caller holds."""
+        try:
+            state = arm_state_from_joint_state(msg.name, msg.position, msg.velocity, msg.effort,
+                                               stamp_to_s(msg.header.stamp))
+        except ValueError as e:
+            self.node.get_logger().error(f"{self.name}: dropped joint_states: {e}", throttle_duration_sec=2.0)
+            return
+        self._latest = (state, time.monotonic())
 
     def read(self) -> ArmState:
-        msg = self._latest
-        if msg is None or time.monotonic() - self._received > self.max_age_s:
+        latest = self._latest
+        if latest is None or time.monotonic() - latest[1] > self.max_age_s:
             raise RobotError(f"{self.name}: no joint_states on {self._joint_states_topic} in the last "
                              f"{self.max_age_s} s")
-        try:
-            return arm_state_from_joint_state(list(msg.name), list(msg.position), list(msg.velocity),
-                                              list(msg.effort), stamp_to_s(msg.header.stamp))
-        except (KeyError, ValueError) as e:
-            raise RobotError(f"{self.name}: {e}") from e
+        return latest[0]
 
     def command_arm(self, positions: Sequence[float]) -> None:
         p = checked_positions(self.name, positions, len(self.ARM_JOINTS))

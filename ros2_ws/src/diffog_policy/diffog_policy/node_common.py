@@ -77,6 +77,9 @@ def spin_main(make_node: Callable[[], Node], args=None, *, threads: int = 1,
         rclpy.logging.get_logger(logger or "node").fatal(str(e))
         rclpy.try_shutdown()
         raise SystemExit(1) from e
+    except (KeyboardInterrupt, ExternalShutdownException):  # stopped while starting (a checkpoint loading)
+        rclpy.try_shutdown()
+        return
     executor = None
     if threads > 1:
         executor = MultiThreadedExecutor(num_threads=threads)

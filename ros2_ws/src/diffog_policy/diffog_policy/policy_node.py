@@ -15,13 +15,17 @@ Topics (names from aloha.yaml `ros_interface`, identical on the real robot and t
   srv  ~/estop (std_srvs/SetBool): true stops commanding and planning, false resumes.
 
 Holding: on a stale, unmatched or non-finite observation, a non-finite chunk, an unsafe command or the e-stop,
-the node sends nothing further; the last command sent stays the servos' goal, so the arms hold still.
+the node sends nothing further; the last command sent stays the servos' goal, so the arms hold still. A malformed
+input (JointState fields of mismatched lengths, unknown or missing joints, NaN; a wrong-sized or NaN state vector;
+an undecodable image) is dropped with a throttled log: no observation is added, so the inputs go stale and it holds.
+Shutdown: SIGINT/SIGTERM stop it within about half a second, also mid-inference (the inference is abandoned).
 Torque on shutdown: the node never changes torque. It stops commanding, and the arms stay torqued at the last
 goal (a ViperX with torque off falls under gravity); park them (sleep pose) before turning torque off.
 """
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 
 # One OpenBLAS thread, set before numpy loads it: the batch-1 DiffOG solve factors ~200x200 matrices, where a
@@ -44,7 +48,7 @@ from diffog.deploy.config import DeployConfig
 from diffog.deploy.controller import PlanResult
 from diffog.deploy.deployed_policy import build_controller, load_deployed_policy
 from diffog.deploy.rate_loop import RateLoop, rate_hz
-from diffog.robot import UnsafeCommand
+from diffog.robot import UnsafeCommand, finite_vector
 from diffog_policy.image_input import decode_image
 from diffog_policy.node_common import clock_now_s, robot_description, spin_main, stamp_from_s, stamp_to_s
 
@@ -62,6 +66,7 @@ PARAMETERS = {
     "robot_description": "",       # aloha.yaml; "" = the one shipped with aloha_bringup
     "state_topic_prefix": "/aloha_sim/",  # sim-only inputs of state policies (object_poses) on <prefix><key>
 }
+STOP_JOIN_S = 0.5  # how long shutdown waits for the planning thread's tick in progress
 
 
 class PolicyNode(Node):
@@ -107,11 +112,13 @@ class PolicyNode(Node):
     def now_s(self) -> float:
         return clock_now_s(self)
 
+    # Every input is checked before it reaches the controller: a malformed message is dropped (logged, throttled)
+    # and adds no observation, so if no good one follows, the inputs go stale and the arms hold.
     def _on_joint_state(self, follower: str, msg: JointState) -> None:
         try:
-            qpos = self.topics.arm_qpos(list(msg.name), list(msg.position))
-        except KeyError as e:
-            self.get_logger().error(str(e), throttle_duration_sec=5.0)
+            qpos = self.topics.arm_qpos(msg.name, msg.position, msg.velocity, msg.effort)
+        except ValueError as e:
+            self.get_logger().error(f"{follower}: dropped joint_states: {e}", throttle_duration_sec=2.0)
             return
         self.controller.add_observation(follower, stamp_to_s(msg.header.stamp), qpos)
 
@@ -121,14 +128,21 @@ class PolicyNode(Node):
             self.controller.add_observation(camera, stamp_to_s(msg.header.stamp), img)
 
     def _on_state(self, key: str, msg: Float64MultiArray) -> None:
+        try:
+            value = finite_vector(f"{key} (std_msgs/Float64MultiArray)", msg.data, self.policy.normalizer.dim(key))
+        except ValueError as e:
+            self.get_logger().error(f"dropped {key}: {e}", throttle_duration_sec=2.0)
+            return
         # unstamped: stamped on receipt, which lies within a step of the sim's joint states on the sim clock
-        self.controller.add_observation(key, self.now_s(), np.asarray(msg.data, dtype=np.float32))
+        self.controller.add_observation(key, self.now_s(), value.astype(np.float32))
 
     def _on_policy_tick(self) -> None:
         now = self.now_s()
         if not self.controller.plan_due(now):
             return
         result = self.controller.plan(now, clock=self.now_s)
+        if not self.context.ok() or (self.loop is not None and self.loop.stopping):
+            return  # shut down (SIGINT/SIGTERM) during the inference: publish nothing
         self.plan_times.append(now)
         if result.fault:  # rclpy ties a severity to each logging call site, hence two calls
             self.get_logger().error(f"holding: {result.hold_reason}", throttle_duration_sec=2.0)
@@ -205,13 +219,28 @@ class PolicyNode(Node):
         return Header(stamp=stamp_from_s(t))
 
     def destroy_node(self) -> None:
+        # An inference in progress is not waited for (it can take seconds, longer than launch's SIGINT grace
+        # period): the planning thread is a daemon, publishes nothing once stopped, and ends with the process.
         if self.loop is not None:
-            self.loop.stop()
+            self.loop.stop(timeout=STOP_JOIN_S)
         super().destroy_node()
 
 
 def main(args=None) -> None:
-    spin_main(PolicyNode, args)
+    built: list[PolicyNode] = []
+
+    def make_node() -> PolicyNode:
+        built.append(PolicyNode())
+        return built[0]
+
+    spin_main(make_node, args)
+    if built and built[0].loop is not None and built[0].loop.running:
+        # Stopped mid-inference: the node is destroyed and rclpy shut down, but the abandoned planning thread is
+        # still inside torch, and finalizing the interpreter under it aborts in torch's C++ teardown ("terminate
+        # called without an active exception", exit -6). Nothing is left to flush but Python's streams: leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

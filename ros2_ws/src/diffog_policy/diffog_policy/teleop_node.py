@@ -140,8 +140,10 @@ class TeleopNode(Node):
         self.get_logger().error(f"{kind} error, followers hold: {e}", throttle_duration_sec=1.0)
 
     def destroy_node(self) -> None:
+        # a tick is a few bus exchanges; one stuck on a dead port is abandoned (the arm's lock then waits for it
+        # before the port closes), so the node stops well inside launch's SIGINT grace period
         if self.loop is not None:
-            self.loop.stop()
+            self.loop.stop(timeout=1.0)
         for bots in self.bots.values():
             bots.close()
         super().destroy_node()
