@@ -20,28 +20,18 @@ from tests.core.deploy.tiny_checkpoint import CAMERA, write_tiny_checkpoint
 
 try:
     import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from diffog_msgs.msg import ActionChunk
-    from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-    from sensor_msgs.msg import Image, JointState
+    from sensor_msgs.msg import JointState
 
-    from diffog.deploy.aloha_topics import AlohaTopics
     from diffog.robot.safety import JointLimits
     from diffog.rostools.graph_runner import find_executable
     from tests.ros.node_processes import output, spawn, stop
+    from tests.ros.policy_feeder import PolicyFeeder, good_fields
 except ImportError:  # core-only environment: the ROS tests skip, the RateLoop one runs
     rclpy = None
 
 needs_ros = pytest.mark.skipif(rclpy is None, reason="run through `make test` (needs env.sh)")
 START = [0.0, -0.96, 1.16, 0.0, -0.3, 0.0]
 LEFT = "follower_left"
-JOINTS = ["waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper", "left_finger",
-          "right_finger"]
-
-
-def good_fields() -> dict:
-    return {"name": list(JOINTS), "position": [*START, 0.5, 0.04, -0.04], "velocity": [0.0] * 9,
-            "effort": [0.0] * 9}
 
 
 def _nan_position(f):
@@ -60,78 +50,6 @@ CORRUPTIONS = {
     "nan_position": _nan_position,
     "unknown_joint": _unknown_joint,
 }
-
-
-class Feeder:
-    """A test node: publishes the policy's inputs stamped now (joint states 50 Hz, camera 25 Hz; follower_left's
-    joint states passed through `corrupt`), and records the commands, chunks and diagnostics it hears."""
-
-    def __init__(self, ctx):
-        self.topics = AlohaTopics.load()
-        self.node = rclpy.create_node("fault_feeder", context=ctx)
-        self.corrupt = None
-        self.paused = False
-        self.lock = threading.Lock()
-        self.commands: list[tuple[float, str, list[float]]] = []
-        self.chunks: list[float] = []
-        self.diagnostics: list[tuple[float, str]] = []  # (when, hold reason) of the policy's ticks
-        self.joint_pubs = {f: self.node.create_publisher(JointState, self.topics.topic("joint_states", arm_ns=f), 10)
-                           for f in self.topics.followers}
-        self.image_pub = self.node.create_publisher(Image, self.topics.topic("camera_image", camera=CAMERA), 10)
-        for f in self.topics.followers:
-            self.node.create_subscription(JointGroupCommand, self.topics.topic("arm_group_command", arm_ns=f),
-                                          lambda m, f=f: self._record(f, list(m.cmd)), 50)
-            self.node.create_subscription(JointSingleCommand, self.topics.topic("gripper_command", arm_ns=f),
-                                          lambda m, f=f: self._record(f + "/gripper", [m.cmd]), 50)
-        self.node.create_subscription(ActionChunk, "/policy/action_chunk",
-                                      lambda m: self.chunks.append(time.monotonic()), 10)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-        self.node.create_timer(0.02, self._publish_joints)
-        self.node.create_timer(0.04, self._publish_image)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
-        self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
-
-    def _record(self, topic, values):
-        with self.lock:
-            self.commands.append((time.monotonic(), topic, values))
-
-    def _on_diagnostics(self, msg):
-        for s in msg.status:
-            if s.name.startswith("policy:"):
-                reason = next((kv.value for kv in s.values if kv.key == "hold_reason"), "")
-                with self.lock:
-                    self.diagnostics.append((time.monotonic(), reason))
-
-    def _publish_joints(self):
-        if self.paused:
-            return
-        stamp = self.node.get_clock().now().to_msg()
-        for f, pub in self.joint_pubs.items():
-            fields = good_fields()
-            if f == LEFT and self.corrupt is not None:
-                self.corrupt(fields)
-            msg = JointState(**fields)
-            msg.header.stamp = stamp
-            pub.publish(msg)
-
-    def _publish_image(self):
-        if not self.paused:
-            msg = Image(height=24, width=32, encoding="rgb8", step=96, data=bytes(24 * 32 * 3))
-            msg.header.stamp = self.node.get_clock().now().to_msg()
-            self.image_pub.publish(msg)
-
-    def commands_since(self, t):
-        with self.lock:
-            return [c for c in self.commands if c[0] >= t]
-
-    def hold_reasons_since(self, t):
-        with self.lock:
-            return [r for when, r in self.diagnostics if when >= t and r]
-
-    def diagnostics_since(self, t):
-        with self.lock:
-            return [d for d in self.diagnostics if d[0] >= t]
 
 
 def wait_until(predicate, what: str, proc=None, timeout: float = 90.0) -> None:
@@ -162,13 +80,11 @@ def feeder():
         pytest.skip("run through `make test` (needs env.sh)")
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
-    f = Feeder(ctx)
+    f = PolicyFeeder(ctx, CAMERA, "fault_feeder")
     try:
         yield f
     finally:
-        f.executor.shutdown()
-        f.node.destroy_node()
-        rclpy.shutdown(context=ctx)
+        f.close(ctx)
 
 
 def policy_args(ckpt, *extra):
@@ -239,7 +155,7 @@ def test_sigint_during_an_inference_stops_the_policy_node_within_2_s(feeder, tmp
         t_inputs = time.monotonic()
         wait_until(lambda: time.monotonic() - t_inputs > 2.0 and not feeder.diagnostics_since(time.monotonic() - 1.0),
                    "the planning thread busy in an inference (no ticks for 1 s)", proc, timeout=60)
-        assert not [t for t in feeder.chunks if t >= t_start], "the inference ended before the SIGINT"
+        assert not feeder.chunks_since(t_start), "the inference ended before the SIGINT"
 
         t_sigint = time.monotonic()
         proc.send_signal(signal.SIGINT)
