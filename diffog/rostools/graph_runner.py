@@ -69,11 +69,13 @@ def substitute(value: str, arguments: dict[str, str], launch_dir: pathlib.Path =
             return run(args[0])
         raise KeyError(f"substitution $({kind} ...) in {value!r} is not supported by the graph runner")
 
-    def template(i: int, quote: str = "") -> tuple[str, int]:
+    def text_until(i: int, stop: str | None = None, quote: str = "") -> tuple[str, int]:
+        """Text from i with escapes and nested $(...) resolved: to the closing `quote`, else up to a character in
+        `stop` (an unquoted argument), else to the end."""
         out = []
         while i < len(value):
-            if quote and value[i] == quote:
-                return "".join(out), i + 1
+            if (quote and value[i] == quote) or (stop is not None and value[i] in stop):
+                return "".join(out), i + (1 if quote else 0)
             if value[i] == "\\" and i + 1 < len(value):
                 out.append(value[i + 1])
                 i += 2
@@ -87,20 +89,6 @@ def substitute(value: str, arguments: dict[str, str], launch_dir: pathlib.Path =
             raise ValueError(f"unterminated {quote} in {value!r}")
         return "".join(out), i
 
-    def word(i: int) -> tuple[str, int]:
-        out = []
-        while i < len(value) and value[i] not in STOP:
-            if value[i] == "\\" and i + 1 < len(value):
-                out.append(value[i + 1])
-                i += 2
-            elif value.startswith("$(", i):
-                text, i = substitution(i)
-                out.append(text)
-            else:
-                out.append(value[i])
-                i += 1
-        return "".join(out), i
-
     def substitution(i: int) -> tuple[str, int]:
         m = NAME.match(value, i)
         if not m:
@@ -108,13 +96,13 @@ def substitute(value: str, arguments: dict[str, str], launch_dir: pathlib.Path =
         kind, i, args = m.group(1), m.end(), []
         while i < len(value) and value[i] == " ":
             i += 1
-            text, i = template(i + 1, value[i]) if value[i:i + 1] in ("'", '"') else word(i)
+            text, i = text_until(i + 1, quote=value[i]) if value[i:i + 1] in ("'", '"') else text_until(i, STOP)
             args.append(text)
         if value[i:i + 1] != ")":
             raise ValueError(f"unterminated $({kind} ...) in {value!r}")
         return resolve(kind, args), i + 1
 
-    return template(0)[0]
+    return text_until(0)[0]
 
 
 def find_package_share(package: str) -> pathlib.Path:
