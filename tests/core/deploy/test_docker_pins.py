@@ -34,4 +34,11 @@ def test_uses_the_python_the_ros_wheels_and_setup_need(dockerfile, repo_root):
     setup = (repo_root / "scripts" / "setup.sh").read_text()
     want = re.search(r"version_info\[:2\] == \((\d+), (\d+)\)", setup).groups()
     assert f"python{want[0]}.{want[1]}" in dockerfile
-    assert re.search(r"^FROM \S*cuda\S*|ARG CUDA_IMAGE=\S*cuda", dockerfile, re.M)
+
+
+
+def test_the_ros_base_image_is_the_distro_of_the_pinned_ros_wheels(dockerfile, repo_root):
+    distro = re.search(r"ROS 2 distro of the ros-\* wheels: (\w+)", (repo_root / "requirements.txt").read_text())
+    assert distro, "requirements.txt names the distro of its ros-* wheels"
+    assert re.search(rf"^ARG ROS_DISTRO={distro.group(1)}$", dockerfile, re.M)
+    assert re.search(r"^FROM ros:\$\{ROS_DISTRO\}-ros-base", dockerfile, re.M)  # ros2 launch, ros2 bag
