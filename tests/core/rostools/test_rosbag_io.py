@@ -49,6 +49,8 @@ def test_close_runs_once_and_a_signal_meanwhile_waits_for_it(tmp_path, store):
     import signal
 
     from rosbags.rosbag2 import Reader
+    # Python's own Ctrl-C handler, whatever an earlier test in this process installed
+    earlier = signal.signal(signal.SIGINT, signal.default_int_handler)
     bag = BagRecorder(tmp_path / "b", store)
     bag.add_topic("/x", "std_msgs/msg/String")
     bag.write("/x", 1, store.serialize_cdr(store.types["std_msgs/msg/String"](data="hi"), "std_msgs/msg/String"))
@@ -65,6 +67,7 @@ def test_close_runs_once_and_a_signal_meanwhile_waits_for_it(tmp_path, store):
     with Reader(tmp_path / "b") as reader:
         assert reader.message_count == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, earlier)
 
 
 def test_humble_compatible_bags_carry_metadata_humble_decodes(tmp_path, store):
