@@ -13,7 +13,7 @@ import os
 import pathlib
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +55,8 @@ def signals_deferred(signums: Iterable[int] = SHUTDOWN_SIGNALS) -> Iterator[None
                 signal.raise_signal(signum)
 
 
-def interrupt_once(signums: Iterable[int] = SHUTDOWN_SIGNALS, *, first_raises: bool = True) -> None:
+def interrupt_once(signums: Iterable[int] = SHUTDOWN_SIGNALS, *, first_raises: bool = True,
+                   on_first: Callable[[], object] | None = None) -> None:
     """The first SIGINT / SIGTERM raises KeyboardInterrupt (when `first_raises`), later ones are ignored, so the
     shutdown that follows (closing bags and episode files) runs to its end. A ROS node calls it in the main thread
     before rclpy.init with first_raises=False: rclpy's handlers, which shut the context down (the executor then
@@ -65,6 +66,8 @@ def interrupt_once(signums: Iterable[int] = SHUTDOWN_SIGNALS, *, first_raises: b
     def handler(signum, frame):
         for s in signums:  # SIG_IGN, not a Python handler: it holds through the interpreter's exit too
             signal.signal(s, signal.SIG_IGN)
+        if on_first is not None:  # e.g. rclpy.try_shutdown: stop spinning even if rclpy's own handler did not run
+            on_first()
         if first_raises:
             raise KeyboardInterrupt
     for signum in signums:

@@ -121,7 +121,9 @@ class BagPlayerNode(Node):
 
 
 def record_main(args=None) -> None:
-    interrupt_once(first_raises=False)  # before rclpy.init: rclpy's handlers chain to it
+    # before rclpy.init: rclpy's handlers chain to it; the first signal also shuts rclpy down itself, so the
+    # executor stops (the discovery timer runs Python in the main thread every 0.2 s, where the handler runs)
+    interrupt_once(first_raises=False, on_first=rclpy.try_shutdown)
     spin_main(BagRecorderNode, args)
 
 

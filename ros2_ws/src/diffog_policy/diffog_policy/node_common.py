@@ -61,6 +61,11 @@ def spin_until_shutdown(node: Node, executor: Executor | None = None) -> None:
             executor.spin() if executor is not None else rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # a signal shut the context down while the executor was taking a message: rclpy then fails the take
+        # ("Unable to convert call argument") instead of ending the spin; that is a normal stop, anything else not
+        if rclpy.ok():
+            raise
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

@@ -23,6 +23,7 @@ import pathlib
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diffog_msgs.srv import EndEpisode, StartEpisode
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
@@ -228,7 +229,9 @@ class RecorderNode(Node):
 
 
 def main(args=None) -> None:
-    interrupt_once(first_raises=False)  # before rclpy.init: a second signal must not cut the closing files short
+    # before rclpy.init: a second signal must not cut the closing files short; the first also shuts rclpy down
+    # itself, so spinning stops even where rclpy's own handler does not get the signal
+    interrupt_once(first_raises=False, on_first=rclpy.try_shutdown)
     spin_main(RecorderNode, args, threads=2)
 
 
