@@ -37,10 +37,11 @@ from diffog.robot import JointLimits, RobotDescription, SafetyFilter, load_robot
 
 class DeployedPolicy:
     def __init__(self, model: DiffOGPolicy, config: PolicyConfig, joint_names: list[str],
-                 description: RobotDescription, device: torch.device, refiner: str = "diffog",
-                 n_action_steps: int | None = None, overlap: bool = False, seed: int | None = None):
+                 description: RobotDescription, deploy: DeployConfig, seed: int | None = None):
+        """deploy: how it runs (device, refiner, execution, ...); the controller is built from the same object."""
+        device = torch.device(deploy.device)
         self.model = model.to(device).eval()
-        self.config, self.device, self.description = config, device, description
+        self.config, self.deploy, self.device, self.description = config, deploy, device, description
         p = config.policy
         self.normalizer: MinMaxNormalizer = model.normalizer
         self.joint_names = description.action_joint_names  # how chunks and commands are laid out
@@ -51,12 +52,12 @@ class DeployedPolicy:
         self.cameras, self.image_size, self.lowdim_keys = list(p.cameras), tuple(p.image_size), list(p.lowdim_keys)
         # low-dim inputs other than the joints (e.g. object poses in sim) arrive as streams of their own
         self.lowdim_streams = [k for k in self.lowdim_keys if k != "qpos"]
-        self.execution = Execution(n_action_steps or p.n_action_steps, overlap)
+        self.execution = Execution(deploy.n_action_steps or p.n_action_steps, deploy.overlap)
         if self.execution.n_action_steps > self.chunk_length - 1:  # action 0 is the present command
             raise ValueError(f"n_action_steps must be in [1, {self.chunk_length - 1}], "
                              f"got {self.execution.n_action_steps}")
         self._generator = torch.Generator(device).manual_seed(seed) if seed is not None else None
-        self.set_refiner(refiner)
+        self.set_refiner(deploy.refiner)
 
     def reseed(self, seed: int) -> None:
         """Restart the sampling noise from `seed` (an evaluation episode's result then depends on its seed only)."""
@@ -154,13 +155,13 @@ def load_deployed_policy(cfg: DeployConfig | str | os.PathLike, description: Rob
         model.load_state_dict(payload["weights"])
     except RuntimeError as e:  # weights that do not fit the architecture their own config describes
         raise CheckpointError(f"{path}: weights do not match the checkpoint's config: {e}") from e
-    return DeployedPolicy(model, config, payload["joint_names"], desc, torch.device(cfg.device), cfg.refiner,
-                          cfg.n_action_steps, cfg.overlap, seed)
+    return DeployedPolicy(model, config, payload["joint_names"], desc, cfg, seed)
 
 
-def build_controller(policy: DeployedPolicy, cfg: DeployConfig, description: RobotDescription) -> PolicyController:
-    """The controller around `policy` as `cfg` deploys it: observation matching over the robot's joint-state
-    streams and the policy's other inputs, and the safety filter at the command rate."""
+def build_controller(policy: DeployedPolicy) -> PolicyController:
+    """The controller around `policy` as its DeployConfig deploys it: observation matching over the robot's
+    joint-state streams and the policy's other inputs, and the safety filter at the command rate."""
+    cfg, description = policy.deploy, policy.description
     command_rate = cfg.command_rate_hz or description.control_rate_hz
     history_s = (policy.n_obs_steps - 1) * policy.dt + cfg.observation_timeout_s + cfg.stamp_tolerance_s
     matcher = ObservationMatcher(AlohaTopics.load(description).qpos_slices(), policy.streams, cfg.stamp_tolerance_s,

@@ -63,7 +63,7 @@ def run_episode(policy: DeployedPolicy, task: str, seed: int, settings: RolloutS
     robot = SimRobot(env, description)
     arms = Bimanual(robot.arms, "follower", description)
     slices = AlohaTopics.load(description).qpos_slices()
-    controller = build_controller(policy, settings.deploy_config("-"), description)
+    controller = build_controller(policy)
     frame_every = max(1, round(policy.dt / DT))
     watch = FailureWatch(env)
     commands, plans, holds, inference_s, refine_s = [], 0, 0, [], []

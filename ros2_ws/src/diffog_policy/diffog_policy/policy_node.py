@@ -79,7 +79,7 @@ class PolicyNode(Node):
         deploy = DeployConfig.from_parameters({**p, "overlap": p["overlap_inference"]})  # validated here
         self.policy = load_deployed_policy(deploy, description)
         command_rate = deploy.command_rate_hz or description.control_rate_hz
-        self.controller = build_controller(self.policy, deploy, description)
+        self.controller = build_controller(self.policy)
 
         self.arm_pubs, self.gripper_pubs = [], []
         for f in self.topics.followers:
