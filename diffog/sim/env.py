@@ -51,10 +51,6 @@ class SimAloha:
         if render_size is not None:
             self.model.vis.global_.offheight = max(self.model.vis.global_.offheight, render_size[0])
             self.model.vis.global_.offwidth = max(self.model.vis.global_.offwidth, render_size[1])
-            # gym-aloha's 4096² shadow map dominates a small frame's cost on a CPU (~0.1 s even at 24x32):
-            # scale it to the frame, keeping shadows as sharp relative to the pixels.
-            side = 4 * max(render_size)
-            self.model.vis.quality.shadowsize = min(self.model.vis.quality.shadowsize, 1 << (side - 1).bit_length())
         self._renderer: mujoco.Renderer | None = None
 
         names = [f"vx300s_{arm}/{j}" for arm in scene.ARMS for j in [*desc.arm_joints, "left_finger"]]
@@ -136,6 +132,8 @@ class SimAloha:
             raise ValueError(f"unknown camera {camera!r}; the sim has {list(CAMERAS)}")
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, *self.render_size)
+            # Shadows take over half a small frame's time in software GL; demos and policies both see them off.
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
         self._renderer.update_scene(self.data, camera=CAMERAS[camera])
         return self._renderer.render().copy()
 
