@@ -12,7 +12,8 @@ SHIPPED = sorted(p.name for p in (REPO_ROOT / "checkpoints").glob("*.ckpt"))
 
 
 def test_checkpoints_are_shipped():
-    assert {"move_stack_state_diffog.ckpt", "arrange_desk_state_diffog.ckpt"} <= set(SHIPPED)
+    assert {"move_stack_state_diffog.ckpt", "move_stack_image_diffog_refine.ckpt",
+            "arrange_desk_state_diffog.ckpt"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
