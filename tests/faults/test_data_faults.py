@@ -4,6 +4,7 @@ one fault and counts every episode it finds lost (not readable back, not recover
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -412,7 +413,7 @@ def test_recorder_node_drops_a_joint_state_with_mismatched_lengths(fault, tmp_pa
         nodes.wait_for(lambda: all(p[0].get_subscription_count() for p in pubs.values()),
                        "the recorder never subscribed", {"recorder": proc})
         for bad in ({"position": [0.1] * 6}, {"velocity": [0.0] * 3}, {"effort": [0.0] * 8}):  # the fault
-            for _ in range(5):
+            for _ in range(20):
                 publish(**bad)
                 time.sleep(0.01)
         # the node lives on and records: good messages make an episode
@@ -434,7 +435,9 @@ def test_recorder_node_drops_a_joint_state_with_mismatched_lengths(fault, tmp_pa
         rclpy.shutdown(context=ctx)
         out = nodes.stop(proc)
     assert stopped.success, stopped.message
-    assert "dropping a joint_states message with 7 names but 6 position values" in out, out
+    # one log line for all three (throttled per call site); the first bad messages may be lost to discovery
+    assert re.search(r"dropping a joint_states message with 7 names but (6 position|3 velocity|8 effort) values",
+                     out), out
     try:
         ep = read_episode(stopped.path)
         np.testing.assert_allclose(ep.qpos[:, 0], 0.1)
