@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--render", nargs=2, type=int, metavar=("H", "W"), default=None,
-                        help="record camera images of this size (0.02-0.05 s a frame on a 2-core CPU; 480x640 costs "
-                        "about what 64x80 does)")
+                        help="record camera images of this size (rendering costs: benchmarks/README.md)")
     parser.add_argument("--cameras", nargs="+", default=None, help="real camera names (default: all four)")
     parser.add_argument("--variability", action="store_true", help="human-like speed changes and hand jitter")
     parser.add_argument("--compress", action="store_true", help="JPEG images, as ALOHA's recorder")

@@ -4,7 +4,6 @@ one fault and counts every episode it finds lost (not readable back, not recover
 import json
 import os
 import pathlib
-import re
 import signal
 import subprocess
 import sys
@@ -412,11 +411,6 @@ def test_recorder_node_drops_a_joint_state_with_mismatched_lengths(fault, tmp_pa
 
         nodes.wait_for(lambda: all(p[0].get_subscription_count() for p in pubs.values()),
                        "the recorder never subscribed", {"recorder": proc})
-        for bad in ({"position": [0.1] * 6}, {"velocity": [0.0] * 3}, {"effort": [0.0] * 8}):  # the fault
-            for _ in range(20):
-                publish(**bad)
-                time.sleep(0.01)
-        # the node lives on and records: good messages make an episode
         started = None
 
         def start():
@@ -424,8 +418,15 @@ def test_recorder_node_drops_a_joint_state_with_mismatched_lengths(fault, tmp_pa
             publish()
             started = call(StartEpisode, "/recorder/start_episode", StartEpisode.Request())
             return started.success
+        # the recorder started on our messages, so it has discovered our publishers: none of the faults (best
+        # effort, as sensor data) is lost to discovery
         nodes.wait_for(start, lambda: f"the recorder never started: {started and started.message}",
                        {"recorder": proc})
+        for bad in ({"position": [0.1] * 6}, {"velocity": [0.0] * 3}, {"effort": [0.0] * 8}):  # the fault
+            for _ in range(5):
+                publish(**bad)
+                time.sleep(0.01)
+        # the node lives on and records: good messages make the episode
         t_end = time.monotonic() + 1.0
         while time.monotonic() < t_end:
             publish()
@@ -435,9 +436,7 @@ def test_recorder_node_drops_a_joint_state_with_mismatched_lengths(fault, tmp_pa
         rclpy.shutdown(context=ctx)
         out = nodes.stop(proc)
     assert stopped.success, stopped.message
-    # one log line for all three (throttled per call site); the first bad messages may be lost to discovery
-    assert re.search(r"dropping a joint_states message with 7 names but (6 position|3 velocity|8 effort) values",
-                     out), out
+    assert "dropping a joint_states message with 7 names but 6 position values" in out, out
     try:
         ep = read_episode(stopped.path)
         np.testing.assert_allclose(ep.qpos[:, 0], 0.1)

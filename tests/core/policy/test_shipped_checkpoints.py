@@ -12,7 +12,7 @@ SHIPPED = sorted(p.name for p in (REPO_ROOT / "checkpoints").glob("*.ckpt"))
 
 
 def test_checkpoints_are_shipped():
-    assert {"move_stack_state_diffog.ckpt", "move_stack_image_diffog_refine.ckpt",
+    assert {"move_stack_state_diffog.ckpt", "move_stack_image_diffog.ckpt", "move_stack_image_diffog_refine.ckpt",
             "arrange_desk_state_diffog.ckpt"} <= set(SHIPPED)
 
 
